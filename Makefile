@@ -1,0 +1,47 @@
+# The one list of tasks. CI runs `make test` (see .ci/run); the README's two commands are
+# `make demo` (set up, then the main job) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+BENCH_VENV := .bench-venv
+
+.PHONY: setup demo test test-rust test-python lint bench-setup bench notebooks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Builds the Rust extension in release mode and installs the packages with every extra.
+setup: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+
+demo: setup
+	$(BIN)/python -m binary_semantic_cache.demo
+
+test: setup lint test-rust test-python
+
+test-rust:
+	cargo test --workspace --exclude bsc-py
+
+test-python:
+	$(BIN)/python -m pytest
+
+lint: setup
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m mypy.stubtest binary_semantic_cache._core
+
+# Peers are installed here, never into the package's dependencies.
+bench-setup: setup
+	test -d $(BENCH_VENV) || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e ".[dev]" "binary-semantic-cache==1.0.1" psutil
+
+bench:
+	$(BENCH_VENV)/bin/python benchmarks/core.py
+
+clean:
+	rm -rf target $(VENV) $(BENCH_VENV)

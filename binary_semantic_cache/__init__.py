@@ -1,0 +1,27 @@
+"""bsc-cache: a binary semantic cache for LLM applications (Rust core, Python API)."""
+
+from __future__ import annotations
+
+from binary_semantic_cache._core import (
+    DEFAULT_SEED,
+    DEFAULT_SIMILARITY_THRESHOLD,
+    BinaryEncoder,
+    BinarySemanticCache,
+    BSCError,
+    CacheHit,
+    CorruptCacheError,
+    UnsupportedFormatError,
+    __version__,
+)
+
+__all__ = [
+    "DEFAULT_SEED",
+    "DEFAULT_SIMILARITY_THRESHOLD",
+    "BSCError",
+    "BinaryEncoder",
+    "BinarySemanticCache",
+    "CacheHit",
+    "CorruptCacheError",
+    "UnsupportedFormatError",
+    "__version__",
+]
