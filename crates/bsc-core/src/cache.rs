@@ -1,0 +1,485 @@
+//! The cache: an encoder, the store behind a read-write lock, and counters.
+//!
+//! Lookups take the read lock and may run in parallel; they count hits with atomics and queue the
+//! LRU touch, which the next writer applies before it changes anything, so the LRU order stays
+//! exact. Writers take the write lock for one insert, delete or clear at a time.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use rayon::prelude::*;
+
+use crate::clock::{Clock, SystemClock};
+use crate::code::{estimated_cosine, max_distance_for, scan, Collector, Kernel};
+use crate::encoder::Encoder;
+use crate::error::{Error, Result};
+use crate::payload::Payload;
+use crate::store::{EntryId, EntryInfo, Partition, Store, NEVER};
+
+/// The similarity threshold used when the caller gives none (estimated cosine, 0..1).
+pub const DEFAULT_SIMILARITY_THRESHOLD: f64 = 0.85;
+/// The entry bound used when the caller gives none.
+pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+/// Hamming candidates re-ranked by their stored vectors when re-scoring is on.
+pub const RESCORE_CANDIDATES: usize = 32;
+/// Partitions at least this large are scanned by all of rayon's threads.
+const PARALLEL_SCAN_MIN: usize = 1 << 17;
+/// Queued LRU touches after which a lookup applies them itself.
+const TOUCH_FLUSH: usize = 4096;
+/// Expired entries reclaimed per write, so no write holds the lock for long.
+const RECLAIM_PER_WRITE: usize = 64;
+
+/// How a cache behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheConfig {
+    pub max_entries: usize,
+    pub similarity_threshold: f64,
+    /// Time to live of every entry, unless a put gives its own.
+    pub ttl_seconds: Option<f64>,
+    /// Keep an int8 copy of each embedding and re-rank Hamming candidates by their cosine.
+    pub rescore: bool,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_entries: DEFAULT_MAX_ENTRIES,
+            similarity_threshold: DEFAULT_SIMILARITY_THRESHOLD,
+            ttl_seconds: None,
+            rescore: false,
+        }
+    }
+}
+
+impl CacheConfig {
+    fn validate(&self) -> Result<()> {
+        if self.max_entries == 0 {
+            return Err(Error::InvalidMaxEntries(self.max_entries));
+        }
+        validate_threshold(self.similarity_threshold)?;
+        if let Some(ttl) = self.ttl_seconds {
+            ttl_ms(ttl)?;
+        }
+        Ok(())
+    }
+}
+
+fn validate_threshold(threshold: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&threshold) {
+        Ok(())
+    } else {
+        Err(Error::InvalidThreshold(threshold))
+    }
+}
+
+fn ttl_ms(seconds: f64) -> Result<u64> {
+    if seconds.is_finite() && seconds > 0.0 {
+        Ok((seconds * 1000.0).ceil().min(NEVER as f64) as u64)
+    } else {
+        Err(Error::InvalidTtl(seconds))
+    }
+}
+
+/// One entry returned by a lookup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub id: EntryId,
+    /// Estimated cosine from the Hamming distance, or the re-scored cosine.
+    pub similarity: f64,
+    pub distance: u32,
+    pub kind: u8,
+    pub payload: Vec<u8>,
+}
+
+/// Counters and sizes, read without stopping lookups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub entries: u64,
+    pub partitions: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub inserts: u64,
+    pub evictions: u64,
+    pub expirations: u64,
+    pub deletes: u64,
+    pub payload_bytes: u64,
+    pub memory_bytes: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    inserts: AtomicU64,
+    evictions: AtomicU64,
+    expirations: AtomicU64,
+    deletes: AtomicU64,
+}
+
+/// A binary semantic cache. `Send + Sync`: share it behind an `Arc`.
+#[derive(Debug)]
+pub struct Cache {
+    encoder: Encoder,
+    config: CacheConfig,
+    max_distance: u32,
+    store: RwLock<Store>,
+    touches: Mutex<Vec<(u32, u32)>>,
+    counters: Counters,
+    clock: Arc<dyn Clock>,
+    kernel: Kernel,
+}
+
+impl Cache {
+    pub fn new(encoder: Encoder, config: CacheConfig) -> Result<Self> {
+        Self::with_clock(encoder, config, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(encoder: Encoder, config: CacheConfig, clock: Arc<dyn Clock>) -> Result<Self> {
+        config.validate()?;
+        let store = Store::new(encoder.words(), encoder.dim(), config.rescore);
+        Ok(Self {
+            max_distance: max_distance_for(config.similarity_threshold, encoder.bits()),
+            encoder,
+            config,
+            store: RwLock::new(store),
+            touches: Mutex::new(Vec::new()),
+            counters: Counters::default(),
+            clock,
+            kernel: Kernel::detect(),
+        })
+    }
+
+    pub fn encoder(&self) -> &Encoder {
+        &self.encoder
+    }
+
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
+    }
+
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    pub fn len(&self) -> usize {
+        self.store.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The best live entry of `partition` within the similarity threshold, counted as a hit or miss.
+    pub fn get(&self, embedding: &[f32], partition: &str) -> Result<Option<Hit>> {
+        let code = self.encoder.encode(embedding)?;
+        let hit = {
+            let store = self.store.read();
+            let now = self.clock.now_ms();
+            let best = self
+                .ranked(&store, partition, &code, embedding, 1, self.config.similarity_threshold, now)
+                .into_iter()
+                .next();
+            best.and_then(|(hit, slot)| {
+                store.record_hit(slot, now);
+                self.touches.lock().push((slot, store.generation(slot)));
+                Some(hit)
+            })
+        };
+        let counter = if hit.is_some() { &self.counters.hits } else { &self.counters.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if self.touches.lock().len() >= TOUCH_FLUSH {
+            let mut store = self.store.write();
+            self.apply_touches(&mut store);
+        }
+        Ok(hit)
+    }
+
+    /// Up to `k` live entries of `partition` with similarity at least `min_similarity` (the
+    /// cache's threshold when `None`), best first; ties go to the lower id. Not counted as hits.
+    pub fn search(
+        &self,
+        embedding: &[f32],
+        partition: &str,
+        k: usize,
+        min_similarity: Option<f64>,
+    ) -> Result<Vec<Hit>> {
+        if k == 0 {
+            return Err(Error::InvalidK(k));
+        }
+        let threshold = min_similarity.unwrap_or(self.config.similarity_threshold);
+        validate_threshold(threshold)?;
+        let code = self.encoder.encode(embedding)?;
+        let store = self.store.read();
+        let now = self.clock.now_ms();
+        Ok(self
+            .ranked(&store, partition, &code, embedding, k, threshold, now)
+            .into_iter()
+            .map(|(hit, _)| hit)
+            .collect())
+    }
+
+    /// Stores `payload` under `embedding` in `partition`; evicts the least recently used entry when
+    /// full. `ttl_seconds` overrides the cache's TTL for this entry.
+    pub fn put(
+        &self,
+        embedding: &[f32],
+        partition: &str,
+        kind: u8,
+        payload: &[u8],
+        ttl_seconds: Option<f64>,
+    ) -> Result<EntryId> {
+        let code = self.encoder.encode(embedding)?;
+        let ttl = match ttl_seconds.or(self.config.ttl_seconds) {
+            Some(seconds) => Some(ttl_ms(seconds)?),
+            None => None,
+        };
+        let payload = Payload::new(kind, payload)?;
+        let vector = self.config.rescore.then_some(embedding);
+        let mut store = self.store.write();
+        let now = self.clock.now_ms();
+        let expires = ttl.map_or(NEVER, |t| now.saturating_add(t).min(NEVER));
+        self.prepare_write(&mut store, now);
+        while store.len() >= self.config.max_entries {
+            if store.has_expired(now) {
+                self.reclaim(&mut store, now);
+            } else if store.evict_lru() {
+                self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let id = store.insert(partition, &code, vector, payload, now, expires);
+        self.counters.inserts.fetch_add(1, Ordering::Relaxed);
+        Ok(id)
+    }
+
+    /// Removes one entry; false when the id names no live entry.
+    pub fn delete(&self, id: EntryId) -> bool {
+        let mut store = self.store.write();
+        self.prepare_write(&mut store, self.clock.now_ms());
+        let deleted = store.delete(id);
+        if deleted {
+            self.counters.deletes.fetch_add(1, Ordering::Relaxed);
+        }
+        deleted
+    }
+
+    /// Removes every entry, or those of one partition; returns how many.
+    pub fn clear(&self, partition: Option<&str>) -> usize {
+        let mut store = self.store.write();
+        self.prepare_write(&mut store, self.clock.now_ms());
+        let removed = match partition {
+            Some(name) => store.clear_partition(name),
+            None => store.clear_all(),
+        };
+        self.counters
+            .deletes
+            .fetch_add(removed as u64, Ordering::Relaxed);
+        removed
+    }
+
+    pub fn stats(&self) -> Stats {
+        let (entries, partitions, payload_bytes, memory_bytes) = {
+            let store = self.store.read();
+            (store.len(), store.partition_count(), store.payload_bytes(), store.heap_bytes())
+        };
+        let c = &self.counters;
+        Stats {
+            entries: entries as u64,
+            partitions: partitions as u64,
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            inserts: c.inserts.load(Ordering::Relaxed),
+            evictions: c.evictions.load(Ordering::Relaxed),
+            expirations: c.expirations.load(Ordering::Relaxed),
+            deletes: c.deletes.load(Ordering::Relaxed),
+            payload_bytes: payload_bytes as u64,
+            memory_bytes: memory_bytes as u64,
+        }
+    }
+
+    /// Every held entry (expired ones included until reclaimed), least recently used first.
+    pub fn entries(&self) -> Vec<EntryInfo> {
+        let mut store = self.store.write();
+        self.apply_touches(&mut store);
+        store.entries_lru_order()
+    }
+
+    /// One live entry by id.
+    pub fn entry(&self, id: EntryId) -> Option<EntryInfo> {
+        let store = self.store.read();
+        let info = store.info_by_id(id)?;
+        let now = self.clock.now_ms();
+        info.expires_ms.is_none_or(|t| t > now).then_some(info)
+    }
+
+    fn prepare_write(&self, store: &mut Store, now: u64) {
+        self.apply_touches(store);
+        self.reclaim(store, now);
+    }
+
+    fn reclaim(&self, store: &mut Store, now: u64) {
+        let reclaimed = store.reclaim_expired(now, RECLAIM_PER_WRITE);
+        self.counters
+            .expirations
+            .fetch_add(reclaimed as u64, Ordering::Relaxed);
+    }
+
+    fn apply_touches(&self, store: &mut Store) {
+        let touches = std::mem::take(&mut *self.touches.lock());
+        for (slot, generation) in touches {
+            store.touch(slot, generation);
+        }
+    }
+
+    /// The best `k` live entries at or above `threshold`, with their slots.
+    #[allow(clippy::too_many_arguments)]
+    fn ranked(
+        &self,
+        store: &Store,
+        partition: &str,
+        code: &[u64],
+        embedding: &[f32],
+        k: usize,
+        threshold: f64,
+        now: u64,
+    ) -> Vec<(Hit, u32)> {
+        let Some(part) = store.partition(partition) else {
+            return Vec::new();
+        };
+        let bits = self.encoder.bits();
+        let mut scored: Vec<(f64, EntryId, usize, u32)> = if self.config.rescore {
+            let query_norm = embedding.iter().map(|v| v * v).sum::<f32>().sqrt();
+            let limit = u32::try_from(bits).unwrap_or(u32::MAX);
+            self.candidates(store, part, code, limit, k.max(RESCORE_CANDIDATES), now)
+                .into_iter()
+                .map(|c| {
+                    let cosine = rescored_cosine(part, c.pos, embedding, query_norm);
+                    (cosine, c.id, c.pos, c.distance)
+                })
+                .filter(|c| c.0 >= threshold)
+                .collect()
+        } else {
+            let limit = if threshold == self.config.similarity_threshold {
+                self.max_distance
+            } else {
+                max_distance_for(threshold, bits)
+            };
+            self.candidates(store, part, code, limit, k, now)
+                .into_iter()
+                .map(|c| (estimated_cosine(c.distance, bits), c.id, c.pos, c.distance))
+                .collect()
+        };
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.truncate(k);
+        scored
+            .into_iter()
+            .filter_map(|(similarity, id, pos, distance)| {
+                let slot = part.slot_at(pos);
+                let payload = store.payload(slot)?;
+                let hit = Hit {
+                    id,
+                    similarity,
+                    distance,
+                    kind: payload.kind(),
+                    payload: payload.bytes().to_vec(),
+                };
+                Some((hit, slot))
+            })
+            .collect()
+    }
+
+    /// The `k` nearest live codes within `limit`, by (distance, id).
+    fn candidates(
+        &self,
+        store: &Store,
+        part: &Partition,
+        code: &[u64],
+        limit: u32,
+        k: usize,
+        now: u64,
+    ) -> Vec<Candidate> {
+        let n = part.len();
+        let threads = rayon::current_num_threads();
+        if n < PARALLEL_SCAN_MIN || threads < 2 {
+            let mut top = TopK::new(k, limit, store, part, now);
+            scan(self.kernel, &part.codes, 0..n, code, &mut top);
+            return top.items;
+        }
+        let chunk = n.div_ceil(threads);
+        let mut merged: Vec<Candidate> = (0..threads)
+            .into_par_iter()
+            .flat_map_iter(|t| {
+                let mut top = TopK::new(k, limit, store, part, now);
+                scan(self.kernel, &part.codes, t * chunk..(t + 1) * chunk, code, &mut top);
+                top.items
+            })
+            .collect();
+        merged.sort_by_key(|c| (c.distance, c.id));
+        merged.truncate(k);
+        merged
+    }
+}
+
+fn rescored_cosine(part: &Partition, pos: usize, query: &[f32], query_norm: f32) -> f64 {
+    let Some((vector, norm)) = part.vector_at(pos, query.len()) else {
+        return 0.0;
+    };
+    if norm == 0.0 || query_norm == 0.0 {
+        return 0.0;
+    }
+    let dot: f32 = vector.iter().zip(query).map(|(&q, &x)| f32::from(q) * x).sum();
+    f64::from(dot / (norm * query_norm))
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    distance: u32,
+    id: EntryId,
+    pos: usize,
+}
+
+/// Keeps the `k` best live candidates by (distance, id).
+struct TopK<'a> {
+    k: usize,
+    limit: u32,
+    items: Vec<Candidate>,
+    store: &'a Store,
+    part: &'a Partition,
+    now: u64,
+}
+
+impl<'a> TopK<'a> {
+    fn new(k: usize, limit: u32, store: &'a Store, part: &'a Partition, now: u64) -> Self {
+        Self {
+            k,
+            limit,
+            items: Vec::with_capacity(k + 1),
+            store,
+            part,
+            now,
+        }
+    }
+}
+
+impl Collector for TopK<'_> {
+    fn bound(&self) -> u32 {
+        if self.items.len() < self.k {
+            self.limit
+        } else {
+            self.items.last().map_or(self.limit, |c| c.distance)
+        }
+    }
+
+    fn offer(&mut self, pos: usize, distance: u32) {
+        let Some(id) = self.store.live_id(self.part.slot_at(pos), self.now) else {
+            return;
+        };
+        let at = self
+            .items
+            .partition_point(|c| (c.distance, c.id) < (distance, id));
+        if at < self.k {
+            self.items.insert(at, Candidate { distance, id, pos });
+            self.items.truncate(self.k);
+        }
+    }
+}

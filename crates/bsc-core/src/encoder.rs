@@ -1,0 +1,240 @@
+//! Random-hyperplane projection from float embeddings to binary codes.
+//!
+//! Bit `i` of a code is set when the embedding's dot product with hyperplane `i` is positive, so
+//! the fraction of differing bits between two codes estimates the angle between their embeddings.
+//!
+//! Determinism: the hyperplanes come from ChaCha8 seeded with `seed`, each coordinate the sum of
+//! twelve uniforms minus six (an Irwin-Hall approximation of a standard normal). Only IEEE-754
+//! additions and multiplications are involved, in a fixed order, so a seed yields bit-identical
+//! hyperplanes, and therefore identical codes, on every platform and build. The seed and the matrix
+//! are part of a persisted cache's state.
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::code::words_for_bits;
+use crate::error::{Error, Result};
+
+/// The seed used when the caller gives none.
+pub const DEFAULT_SEED: u64 = 42;
+
+/// Projects `dim`-dimensional embeddings onto `bits` random hyperplanes.
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    dim: usize,
+    bits: usize,
+    seed: u64,
+    /// `bits` rows of `dim` coordinates, row-major.
+    hyperplanes: Vec<f32>,
+}
+
+impl Encoder {
+    pub fn new(dim: usize, bits: usize, seed: u64) -> Result<Self> {
+        validate_shape(dim, bits)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let hyperplanes = (0..dim * bits)
+            .map(|_| standard_normal_approx(&mut rng))
+            .collect();
+        Ok(Self {
+            dim,
+            bits,
+            seed,
+            hyperplanes,
+        })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    pub fn bits(&self) -> usize {
+        self.bits
+    }
+
+    pub fn words(&self) -> usize {
+        words_for_bits(self.bits)
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn hyperplanes(&self) -> &[f32] {
+        &self.hyperplanes
+    }
+
+    /// Checks an embedding's length and that every value is finite.
+    pub fn validate(&self, embedding: &[f32]) -> Result<()> {
+        if embedding.len() != self.dim {
+            return Err(Error::DimensionMismatch {
+                expected: self.dim,
+                got: embedding.len(),
+            });
+        }
+        if let Some((index, &value)) = embedding.iter().enumerate().find(|(_, v)| !v.is_finite())
+        {
+            return Err(Error::NonFinite { index, value });
+        }
+        Ok(())
+    }
+
+    /// The code of one embedding.
+    pub fn encode(&self, embedding: &[f32]) -> Result<Vec<u64>> {
+        let mut code = vec![0u64; self.words()];
+        self.encode_into(embedding, &mut code)?;
+        Ok(code)
+    }
+
+    /// Writes the code of `embedding` into `code` (`words()` long).
+    pub fn encode_into(&self, embedding: &[f32], code: &mut [u64]) -> Result<()> {
+        self.validate(embedding)?;
+        if code.len() != self.words() {
+            return Err(Error::CodeWidthMismatch {
+                expected: self.words(),
+                got: code.len(),
+            });
+        }
+        project(&self.hyperplanes, self.dim, embedding, code);
+        Ok(())
+    }
+
+    /// The codes of `n` embeddings stored row-major in `embeddings`, `words()` words each.
+    pub fn encode_batch(&self, embeddings: &[f32]) -> Result<Vec<u64>> {
+        if embeddings.len() % self.dim != 0 {
+            return Err(Error::DimensionMismatch {
+                expected: self.dim,
+                got: embeddings.len() % self.dim,
+            });
+        }
+        let n = embeddings.len() / self.dim;
+        let mut codes = vec![0u64; n * self.words()];
+        for (row, code) in embeddings
+            .chunks_exact(self.dim)
+            .zip(codes.chunks_exact_mut(self.words()))
+        {
+            self.encode_into(row, code)?;
+        }
+        Ok(codes)
+    }
+}
+
+fn validate_shape(dim: usize, bits: usize) -> Result<()> {
+    if dim == 0 {
+        return Err(Error::InvalidDimension(dim));
+    }
+    if bits == 0 || bits % 64 != 0 {
+        return Err(Error::InvalidCodeBits(bits));
+    }
+    Ok(())
+}
+
+/// Sum of twelve uniforms in [0, 1) minus six: mean 0, variance 1, only exact IEEE operations.
+fn standard_normal_approx(rng: &mut ChaCha8Rng) -> f32 {
+    const SCALE: f64 = 1.0 / (1u64 << 53) as f64;
+    let sum: f64 = (0..12)
+        .map(|_| (rng.next_u64() >> 11) as f64 * SCALE)
+        .sum();
+    (sum - 6.0) as f32
+}
+
+fn project(hyperplanes: &[f32], dim: usize, embedding: &[f32], code: &mut [u64]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU reported AVX2.
+            unsafe { project_avx2(hyperplanes, dim, embedding, code) };
+            return;
+        }
+    }
+    project_portable(hyperplanes, dim, embedding, code);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn project_avx2(hyperplanes: &[f32], dim: usize, embedding: &[f32], code: &mut [u64]) {
+    project_portable(hyperplanes, dim, embedding, code);
+}
+
+#[inline(always)]
+fn project_portable(hyperplanes: &[f32], dim: usize, embedding: &[f32], code: &mut [u64]) {
+    code.fill(0);
+    for (bit, row) in hyperplanes.chunks_exact(dim).enumerate() {
+        if dot(row, embedding) > 0.0 {
+            code[bit / 64] |= 1u64 << (bit % 64);
+        }
+    }
+}
+
+/// Dot product with eight independent accumulators, in a fixed order so every build agrees.
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks_a = a.chunks_exact(8);
+    let chunks_b = b.chunks_exact(8);
+    let (tail_a, tail_b) = (chunks_a.remainder(), chunks_b.remainder());
+    for (x, y) in chunks_a.zip(chunks_b) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut tail = 0f32;
+    for (x, y) in tail_a.iter().zip(tail_b) {
+        tail += x * y;
+    }
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_codes_different_seed_different_codes() -> Result<()> {
+        let v: Vec<f32> = (0..384).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+        let a = Encoder::new(384, 256, 7)?.encode(&v)?;
+        let b = Encoder::new(384, 256, 7)?.encode(&v)?;
+        let c = Encoder::new(384, 256, 8)?.encode(&v)?;
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        Ok(())
+    }
+
+    #[test]
+    fn hyperplanes_are_pinned_for_the_default_seed() -> Result<()> {
+        // Codes must never change for a given seed: persisted caches depend on it.
+        let enc = Encoder::new(4, 64, DEFAULT_SEED)?;
+        let first: Vec<u32> = enc.hyperplanes()[..4].iter().map(|x| x.to_bits()).collect();
+        assert_eq!(first, PINNED_FIRST_HYPERPLANE);
+        Ok(())
+    }
+
+    const PINNED_FIRST_HYPERPLANE: [u32; 4] = [1_059_582_167, 3_213_016_505, 3_182_827_949, 1_069_217_464];
+
+    #[test]
+    fn rejects_bad_shapes_and_values() {
+        assert!(matches!(Encoder::new(0, 256, 1), Err(Error::InvalidDimension(0))));
+        assert!(matches!(Encoder::new(8, 0, 1), Err(Error::InvalidCodeBits(0))));
+        assert!(matches!(Encoder::new(8, 100, 1), Err(Error::InvalidCodeBits(100))));
+        let enc = Encoder::new(3, 64, 1).ok();
+        let enc = enc.as_ref();
+        assert!(matches!(
+            enc.map(|e| e.encode(&[1.0, 2.0])),
+            Some(Err(Error::DimensionMismatch { expected: 3, got: 2 }))
+        ));
+        assert!(matches!(
+            enc.map(|e| e.encode(&[1.0, f32::NAN, 0.0])),
+            Some(Err(Error::NonFinite { index: 1, .. }))
+        ));
+    }
+
+    #[test]
+    fn close_vectors_get_close_codes() -> Result<()> {
+        let enc = Encoder::new(64, 256, 3)?;
+        let a: Vec<f32> = (0..64).map(|i| (i as f32).sin()).collect();
+        let b: Vec<f32> = a.iter().enumerate().map(|(i, x)| x + 0.05 * (i as f32).cos()).collect();
+        let far: Vec<f32> = (0..64).map(|i| (i as f32 * 1.7).cos()).collect();
+        let (ca, cb, cf) = (enc.encode(&a)?, enc.encode(&b)?, enc.encode(&far)?);
+        assert!(crate::code::hamming(&ca, &cb) < crate::code::hamming(&ca, &cf));
+        Ok(())
+    }
+}

@@ -1,0 +1,534 @@
+//! Entries, partitions, LRU order and expiry: the state behind the cache's lock.
+//!
+//! Entries live in a slot table; a freed slot is reused and its generation bumped, so an
+//! [`EntryId`] (slot and generation) never names a later entry. Each partition keeps the codes of
+//! its entries contiguously ([`Planes`]) with the slot of each position, so a lookup scans only its
+//! partition. The LRU order is an intrusive doubly-linked list through the slots.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::code::Planes;
+use crate::payload::Payload;
+
+/// Identifies one entry for as long as it lives: `generation << 32 | slot`.
+pub type EntryId = u64;
+
+/// The expiry of an entry that never expires.
+pub const NEVER: u64 = (1 << 48) - 1;
+const NIL: u32 = u32::MAX;
+
+pub(crate) fn entry_id(slot: u32, generation: u32) -> EntryId {
+    (u64::from(generation) << 32) | u64::from(slot)
+}
+
+fn split_id(id: EntryId) -> (u32, u32) {
+    (id as u32, (id >> 32) as u32)
+}
+
+/// Milliseconds in 48 bits (until the year 10889), to keep a slot within 48 bytes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Millis48([u16; 3]);
+
+impl Millis48 {
+    fn new(ms: u64) -> Self {
+        let ms = ms.min(NEVER);
+        Self([ms as u16, (ms >> 16) as u16, (ms >> 32) as u16])
+    }
+
+    fn get(self) -> u64 {
+        u64::from(self.0[0]) | (u64::from(self.0[1]) << 16) | (u64::from(self.0[2]) << 32)
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    payload: Option<Payload>,
+    created: Millis48,
+    expires: Millis48,
+    generation: u32,
+    partition: u32,
+    pos: u32,
+    prev: u32,
+    /// The next slot in LRU order, or in the free list while the slot is free.
+    next: u32,
+    hits: AtomicU32,
+    /// Seconds since the Unix epoch (informational; the LRU order is the list).
+    last_access_s: AtomicU32,
+}
+
+/// Entries that may answer each other's lookups.
+#[derive(Debug)]
+pub(crate) struct Partition {
+    name: Box<str>,
+    pub(crate) codes: Planes,
+    slots: Vec<u32>,
+    /// int8 re-scoring vectors, `dim` per position, when re-scoring is on.
+    vectors: Vec<i8>,
+    norms: Vec<f32>,
+}
+
+impl Partition {
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub(crate) fn slot_at(&self, pos: usize) -> u32 {
+        self.slots[pos]
+    }
+
+    /// The int8 vector at `pos` and its Euclidean norm.
+    pub(crate) fn vector_at(&self, pos: usize, dim: usize) -> Option<(&[i8], f32)> {
+        let v = self.vectors.get(pos * dim..(pos + 1) * dim)?;
+        Some((v, *self.norms.get(pos)?))
+    }
+}
+
+/// What an entry holds, copied out for callers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryInfo {
+    pub id: EntryId,
+    pub partition: String,
+    pub code: Vec<u64>,
+    pub kind: u8,
+    pub payload: Vec<u8>,
+    pub created_ms: u64,
+    /// `None` when the entry never expires.
+    pub expires_ms: Option<u64>,
+    pub hits: u32,
+    pub last_access_s: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Store {
+    words: usize,
+    dim: usize,
+    rescore: bool,
+    slots: Vec<Slot>,
+    free_head: u32,
+    lru_head: u32,
+    lru_tail: u32,
+    partitions: Vec<Partition>,
+    by_name: HashMap<Box<str>, u32>,
+    free_partitions: Vec<u32>,
+    /// (expiry, slot, generation) for entries with a TTL; stale records are skipped when popped.
+    expiry: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    len: usize,
+    payload_bytes: usize,
+}
+
+impl Store {
+    pub(crate) fn new(words: usize, dim: usize, rescore: bool) -> Self {
+        Self {
+            words,
+            dim,
+            rescore,
+            slots: Vec::new(),
+            free_head: NIL,
+            lru_head: NIL,
+            lru_tail: NIL,
+            partitions: Vec::new(),
+            by_name: HashMap::new(),
+            free_partitions: Vec::new(),
+            expiry: BinaryHeap::new(),
+            len: 0,
+            payload_bytes: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn payload_bytes(&self) -> usize {
+        self.payload_bytes
+    }
+
+    pub(crate) fn partition_count(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub(crate) fn partition(&self, name: &str) -> Option<&Partition> {
+        let index = *self.by_name.get(name)?;
+        self.partitions.get(index as usize)
+    }
+
+    /// The entry in `slot`, if it is live at `now`.
+    pub(crate) fn live_id(&self, slot: u32, now: u64) -> Option<EntryId> {
+        let s = &self.slots[slot as usize];
+        (s.payload.is_some() && s.expires.get() > now).then(|| entry_id(slot, s.generation))
+    }
+
+    pub(crate) fn payload(&self, slot: u32) -> Option<&Payload> {
+        self.slots[slot as usize].payload.as_ref()
+    }
+
+    /// Counts a hit on `slot`; safe under a shared lock.
+    pub(crate) fn record_hit(&self, slot: u32, now_ms: u64) {
+        let s = &self.slots[slot as usize];
+        s.hits.fetch_add(1, Ordering::Relaxed);
+        s.last_access_s
+            .store(seconds(now_ms), Ordering::Relaxed);
+    }
+
+    pub(crate) fn insert(
+        &mut self,
+        partition: &str,
+        code: &[u64],
+        vector: Option<&[f32]>,
+        payload: Payload,
+        now_ms: u64,
+        expires_ms: u64,
+    ) -> EntryId {
+        let slot = self.allocate_slot();
+        let part_index = self.partition_index_or_create(partition);
+        let part = &mut self.partitions[part_index as usize];
+        let pos = part.slots.len() as u32;
+        part.codes.push(code);
+        part.slots.push(slot);
+        if self.rescore {
+            let (quantised, norm) = quantise(vector.unwrap_or(&[]), self.dim);
+            part.vectors.extend_from_slice(&quantised);
+            part.norms.push(norm);
+        }
+        self.payload_bytes += payload.len();
+        let s = &mut self.slots[slot as usize];
+        s.payload = Some(payload);
+        s.created = Millis48::new(now_ms);
+        s.expires = Millis48::new(expires_ms);
+        s.partition = part_index;
+        s.pos = pos;
+        *s.hits.get_mut() = 0;
+        *s.last_access_s.get_mut() = seconds(now_ms);
+        let generation = s.generation;
+        if expires_ms < NEVER {
+            self.expiry.push(Reverse((expires_ms, slot, generation)));
+        }
+        self.link_tail(slot);
+        self.len += 1;
+        entry_id(slot, generation)
+    }
+
+    /// Moves a live entry to the most recently used end.
+    pub(crate) fn touch(&mut self, slot: u32, generation: u32) {
+        let s = &self.slots[slot as usize];
+        if s.payload.is_some() && s.generation == generation {
+            self.unlink(slot);
+            self.link_tail(slot);
+        }
+    }
+
+    pub(crate) fn generation(&self, slot: u32) -> u32 {
+        self.slots[slot as usize].generation
+    }
+
+    pub(crate) fn delete(&mut self, id: EntryId) -> bool {
+        let (slot, generation) = split_id(id);
+        match self.slots.get(slot as usize) {
+            Some(s) if s.payload.is_some() && s.generation == generation => {
+                self.remove(slot);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Removes the least recently used entry; returns whether there was one.
+    pub(crate) fn evict_lru(&mut self) -> bool {
+        if self.lru_head == NIL {
+            return false;
+        }
+        self.remove(self.lru_head);
+        true
+    }
+
+    /// Whether any held entry has expired by `now`.
+    pub(crate) fn has_expired(&mut self, now_ms: u64) -> bool {
+        self.drop_stale_expiry_records();
+        self.expiry.peek().is_some_and(|Reverse((t, _, _))| *t <= now_ms)
+    }
+
+    /// Removes up to `limit` entries expired by `now`, earliest expiry first.
+    pub(crate) fn reclaim_expired(&mut self, now_ms: u64, limit: usize) -> usize {
+        let mut reclaimed = 0;
+        while reclaimed < limit {
+            self.drop_stale_expiry_records();
+            match self.expiry.peek() {
+                Some(Reverse((t, slot, _))) if *t <= now_ms => {
+                    let slot = *slot;
+                    self.expiry.pop();
+                    self.remove(slot);
+                    reclaimed += 1;
+                }
+                _ => break,
+            }
+        }
+        // Records of entries deleted or evicted early wait until their expiry; rebuild the heap
+        // when they outnumber the live entries so it stays proportional to the cache.
+        if self.expiry.len() > 2 * self.len + 1024 {
+            self.rebuild_expiry();
+        }
+        reclaimed
+    }
+
+    pub(crate) fn clear_all(&mut self) -> usize {
+        let removed = self.len;
+        self.free_head = NIL;
+        for index in (0..self.slots.len()).rev() {
+            let s = &mut self.slots[index];
+            if s.payload.take().is_some() {
+                s.generation = s.generation.wrapping_add(1);
+            }
+            s.partition = NIL;
+            s.prev = NIL;
+            s.next = self.free_head;
+            self.free_head = index as u32;
+        }
+        self.partitions.clear();
+        self.by_name.clear();
+        self.free_partitions.clear();
+        self.expiry.clear();
+        self.lru_head = NIL;
+        self.lru_tail = NIL;
+        self.len = 0;
+        self.payload_bytes = 0;
+        removed
+    }
+
+    pub(crate) fn clear_partition(&mut self, name: &str) -> usize {
+        let Some(&index) = self.by_name.get(name) else {
+            return 0;
+        };
+        let slots: Vec<u32> = self.partitions[index as usize].slots.clone();
+        // Removing from the back keeps every swap_remove a plain pop.
+        for &slot in slots.iter().rev() {
+            self.remove(slot);
+        }
+        slots.len()
+    }
+
+    /// Every held entry, least recently used first.
+    pub(crate) fn entries_lru_order(&self) -> Vec<EntryInfo> {
+        let mut out = Vec::with_capacity(self.len);
+        let mut slot = self.lru_head;
+        while slot != NIL {
+            if let Some(info) = self.info(slot) {
+                out.push(info);
+            }
+            slot = self.slots[slot as usize].next;
+        }
+        out
+    }
+
+    pub(crate) fn info(&self, slot: u32) -> Option<EntryInfo> {
+        let s = self.slots.get(slot as usize)?;
+        let payload = s.payload.as_ref()?;
+        let part = self.partitions.get(s.partition as usize)?;
+        let expires = s.expires.get();
+        Some(EntryInfo {
+            id: entry_id(slot, s.generation),
+            partition: part.name.to_string(),
+            code: part.codes.code(s.pos as usize),
+            kind: payload.kind(),
+            payload: payload.bytes().to_vec(),
+            created_ms: s.created.get(),
+            expires_ms: (expires < NEVER).then_some(expires),
+            hits: s.hits.load(Ordering::Relaxed),
+            last_access_s: s.last_access_s.load(Ordering::Relaxed),
+        })
+    }
+
+    pub(crate) fn info_by_id(&self, id: EntryId) -> Option<EntryInfo> {
+        let (slot, generation) = split_id(id);
+        let info = self.info(slot)?;
+        (info.id == entry_id(slot, generation)).then_some(info)
+    }
+
+    /// Approximate heap bytes held for entries (slots, codes, vectors, payloads).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let slots = self.slots.capacity() * std::mem::size_of::<Slot>();
+        let parts: usize = self
+            .partitions
+            .iter()
+            .map(|p| p.codes.heap_bytes() + p.slots.capacity() * 4 + p.vectors.capacity())
+            .sum();
+        slots + parts + self.payload_bytes + self.len * 4
+    }
+
+    fn allocate_slot(&mut self) -> u32 {
+        if self.free_head != NIL {
+            let slot = self.free_head;
+            self.free_head = self.slots[slot as usize].next;
+            return slot;
+        }
+        self.slots.push(Slot {
+            payload: None,
+            created: Millis48::default(),
+            expires: Millis48::new(NEVER),
+            generation: 0,
+            partition: NIL,
+            pos: 0,
+            prev: NIL,
+            next: NIL,
+            hits: AtomicU32::new(0),
+            last_access_s: AtomicU32::new(0),
+        });
+        (self.slots.len() - 1) as u32
+    }
+
+    fn partition_index_or_create(&mut self, name: &str) -> u32 {
+        if let Some(&index) = self.by_name.get(name) {
+            return index;
+        }
+        let part = Partition {
+            name: name.into(),
+            codes: Planes::new(self.words),
+            slots: Vec::new(),
+            vectors: Vec::new(),
+            norms: Vec::new(),
+        };
+        let index = match self.free_partitions.pop() {
+            Some(index) => {
+                self.partitions[index as usize] = part;
+                index
+            }
+            None => {
+                self.partitions.push(part);
+                (self.partitions.len() - 1) as u32
+            }
+        };
+        self.by_name.insert(name.into(), index);
+        index
+    }
+
+    fn remove(&mut self, slot: u32) {
+        self.unlink(slot);
+        let s = &mut self.slots[slot as usize];
+        let (part_index, pos) = (s.partition, s.pos as usize);
+        if let Some(payload) = s.payload.take() {
+            self.payload_bytes -= payload.len();
+        }
+        s.generation = s.generation.wrapping_add(1);
+        s.partition = NIL;
+        s.next = self.free_head;
+        self.free_head = slot;
+        self.len -= 1;
+
+        let dim = self.dim;
+        let part = &mut self.partitions[part_index as usize];
+        part.codes.swap_remove(pos);
+        part.slots.swap_remove(pos);
+        if self.rescore {
+            let last = part.norms.len() - 1;
+            part.vectors.copy_within(last * dim..(last + 1) * dim, pos * dim);
+            part.vectors.truncate(last * dim);
+            part.norms.swap_remove(pos);
+        }
+        if let Some(&moved) = part.slots.get(pos) {
+            self.slots[moved as usize].pos = pos as u32;
+        }
+        if part.slots.is_empty() {
+            let name = std::mem::take(&mut part.name);
+            *part = Partition {
+                name: Box::default(),
+                codes: Planes::new(0),
+                slots: Vec::new(),
+                vectors: Vec::new(),
+                norms: Vec::new(),
+            };
+            self.by_name.remove(&name);
+            self.free_partitions.push(part_index);
+        }
+    }
+
+    fn link_tail(&mut self, slot: u32) {
+        let tail = self.lru_tail;
+        {
+            let s = &mut self.slots[slot as usize];
+            s.prev = tail;
+            s.next = NIL;
+        }
+        if tail == NIL {
+            self.lru_head = slot;
+        } else {
+            self.slots[tail as usize].next = slot;
+        }
+        self.lru_tail = slot;
+    }
+
+    fn unlink(&mut self, slot: u32) {
+        let (prev, next) = {
+            let s = &self.slots[slot as usize];
+            (s.prev, s.next)
+        };
+        if prev == NIL {
+            self.lru_head = next;
+        } else {
+            self.slots[prev as usize].next = next;
+        }
+        if next == NIL {
+            self.lru_tail = prev;
+        } else {
+            self.slots[next as usize].prev = prev;
+        }
+        let s = &mut self.slots[slot as usize];
+        s.prev = NIL;
+        s.next = NIL;
+    }
+
+    fn drop_stale_expiry_records(&mut self) {
+        while let Some(Reverse((_, slot, generation))) = self.expiry.peek() {
+            let s = &self.slots[*slot as usize];
+            if s.payload.is_some() && s.generation == *generation {
+                break;
+            }
+            self.expiry.pop();
+        }
+    }
+
+    fn rebuild_expiry(&mut self) {
+        self.expiry = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.payload.is_some() && s.expires.get() < NEVER)
+            .map(|(i, s)| Reverse((s.expires.get(), i as u32, s.generation)))
+            .collect();
+    }
+}
+
+fn seconds(ms: u64) -> u32 {
+    u32::try_from(ms / 1000).unwrap_or(u32::MAX)
+}
+
+/// Symmetric int8 quantisation; the scale cancels out of the cosine, so only the norm is kept.
+fn quantise(vector: &[f32], dim: usize) -> (Vec<i8>, f32) {
+    let max = vector.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let scale = if max > 0.0 { 127.0 / max } else { 0.0 };
+    let mut out: Vec<i8> = vector.iter().map(|v| (v * scale).round() as i8).collect();
+    out.resize(dim, 0);
+    let norm = out
+        .iter()
+        .map(|&q| f32::from(q) * f32::from(q))
+        .sum::<f32>()
+        .sqrt();
+    (out, norm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_stays_within_48_bytes() {
+        assert!(std::mem::size_of::<Slot>() <= 48, "{}", std::mem::size_of::<Slot>());
+    }
+
+    #[test]
+    fn millis48_round_trips() {
+        for ms in [0, 1, 65_535, 65_536, 1_700_000_000_123, NEVER] {
+            assert_eq!(Millis48::new(ms).get(), ms);
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! `BinarySemanticCache` and `CacheHit`.
+
+use std::sync::Arc;
+
+use bsc_core::{Cache, CacheConfig, Hit, DEFAULT_MAX_ENTRIES, DEFAULT_SIMILARITY_THRESHOLD};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::arrays;
+use crate::encoder::PyBinaryEncoder;
+use crate::errors::to_py;
+use crate::response;
+
+/// The partition of lookups and puts that name none.
+const DEFAULT_PARTITION: &str = "";
+
+/// One entry found by a lookup.
+#[pyclass(module = "binary_semantic_cache._core", name = "CacheHit", frozen)]
+pub struct PyCacheHit {
+    /// The response as it was given to ``put``.
+    #[pyo3(get)]
+    response: Py<PyAny>,
+    /// Estimated cosine similarity (or the re-scored cosine), 0..1.
+    #[pyo3(get)]
+    similarity: f64,
+    /// The entry's id, for ``delete``.
+    #[pyo3(get)]
+    id: u64,
+    /// Hamming distance between the codes.
+    #[pyo3(get)]
+    distance: u32,
+}
+
+#[pymethods]
+impl PyCacheHit {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "CacheHit(id={}, similarity={:.4}, distance={}, response={})",
+            self.id,
+            self.similarity,
+            self.distance,
+            self.response.bind(py).repr()?
+        ))
+    }
+}
+
+fn to_hit(py: Python<'_>, hit: Hit) -> PyResult<PyCacheHit> {
+    Ok(PyCacheHit {
+        response: response::decode(py, hit.kind, &hit.payload)?,
+        similarity: hit.similarity,
+        id: hit.id,
+        distance: hit.distance,
+    })
+}
+
+/// A semantic cache: embeddings in, the response stored for the nearest similar embedding out.
+///
+/// Lookups and puts are thread-safe and release the GIL. A ``partition`` keeps entries apart:
+/// a lookup never returns an entry of another partition.
+///
+/// Example:
+///     >>> cache = BinarySemanticCache(BinaryEncoder(384), max_entries=10_000)
+///     >>> cache.put(embedding, "Paris")
+///     >>> cache.get(embedding).response
+///     'Paris'
+#[pyclass(module = "binary_semantic_cache._core", name = "BinarySemanticCache", frozen, subclass)]
+pub struct PyBinarySemanticCache {
+    inner: Arc<Cache>,
+    encoder: Py<PyBinaryEncoder>,
+}
+
+#[pymethods]
+impl PyBinarySemanticCache {
+    #[new]
+    #[pyo3(signature = (
+        encoder,
+        max_entries = DEFAULT_MAX_ENTRIES as i64,
+        similarity_threshold = DEFAULT_SIMILARITY_THRESHOLD,
+        ttl_seconds = None,
+        rescore = false,
+    ))]
+    fn new(
+        encoder: Bound<'_, PyBinaryEncoder>,
+        max_entries: i64,
+        similarity_threshold: f64,
+        ttl_seconds: Option<f64>,
+        rescore: bool,
+    ) -> PyResult<Self> {
+        let max_entries = usize::try_from(max_entries).map_err(|_| {
+            PyValueError::new_err(format!("max_entries must be at least 1, got {max_entries}"))
+        })?;
+        let config = CacheConfig {
+            max_entries,
+            similarity_threshold,
+            ttl_seconds,
+            rescore,
+        };
+        let core_encoder = (*encoder.get().inner).clone();
+        let inner = Cache::new(core_encoder, config).map_err(to_py)?;
+        Ok(Self {
+            inner: Arc::new(inner),
+            encoder: encoder.unbind(),
+        })
+    }
+
+    #[getter]
+    fn encoder(&self, py: Python<'_>) -> Py<PyBinaryEncoder> {
+        self.encoder.clone_ref(py)
+    }
+
+    #[getter]
+    fn max_entries(&self) -> usize {
+        self.inner.config().max_entries
+    }
+
+    #[getter]
+    fn similarity_threshold(&self) -> f64 {
+        self.inner.config().similarity_threshold
+    }
+
+    #[getter]
+    fn ttl_seconds(&self) -> Option<f64> {
+        self.inner.config().ttl_seconds
+    }
+
+    #[getter]
+    fn rescore(&self) -> bool {
+        self.inner.config().rescore
+    }
+
+    /// The popcount instruction set the scans use on this CPU.
+    #[getter]
+    fn kernel(&self) -> &'static str {
+        self.inner.kernel().name()
+    }
+
+    /// The most similar entry within the threshold, or ``None``. Counted as a hit or a miss.
+    #[pyo3(signature = (embedding, partition = None))]
+    fn get(
+        &self,
+        py: Python<'_>,
+        embedding: &Bound<'_, PyAny>,
+        partition: Option<&str>,
+    ) -> PyResult<Option<PyCacheHit>> {
+        let vector = arrays::vector(embedding)?;
+        let partition = partition.unwrap_or(DEFAULT_PARTITION);
+        let cache = &self.inner;
+        let hit = py.detach(|| cache.get(&vector, partition)).map_err(to_py)?;
+        hit.map(|h| to_hit(py, h)).transpose()
+    }
+
+    /// ``get`` for each row of a 2-D array.
+    #[pyo3(signature = (embeddings, partition = None))]
+    fn get_batch(
+        &self,
+        py: Python<'_>,
+        embeddings: &Bound<'_, PyAny>,
+        partition: Option<&str>,
+    ) -> PyResult<Vec<Option<PyCacheHit>>> {
+        let (data, rows) = arrays::matrix(embeddings)?;
+        let partition = partition.unwrap_or(DEFAULT_PARTITION);
+        let dim = self.inner.encoder().dim();
+        check_columns(&data, rows, dim)?;
+        let cache = &self.inner;
+        let hits = py
+            .detach(|| {
+                data.chunks_exact(dim)
+                    .map(|row| cache.get(row, partition))
+                    .collect::<bsc_core::Result<Vec<_>>>()
+            })
+            .map_err(to_py)?;
+        hits.into_iter()
+            .map(|h| h.map(|h| to_hit(py, h)).transpose())
+            .collect()
+    }
+
+    /// Up to ``k`` entries with similarity at least ``min_similarity`` (default: the cache's
+    /// threshold), best first. Not counted as hits.
+    #[pyo3(signature = (embedding, k = 5, partition = None, min_similarity = None))]
+    fn search(
+        &self,
+        py: Python<'_>,
+        embedding: &Bound<'_, PyAny>,
+        k: usize,
+        partition: Option<&str>,
+        min_similarity: Option<f64>,
+    ) -> PyResult<Vec<PyCacheHit>> {
+        let vector = arrays::vector(embedding)?;
+        let partition = partition.unwrap_or(DEFAULT_PARTITION);
+        let cache = &self.inner;
+        let hits = py
+            .detach(|| cache.search(&vector, partition, k, min_similarity))
+            .map_err(to_py)?;
+        hits.into_iter().map(|h| to_hit(py, h)).collect()
+    }
+
+    /// Stores ``response`` (str, bytes or any JSON-serialisable value) and returns the entry's id.
+    #[pyo3(signature = (embedding, response, partition = None, ttl_seconds = None))]
+    fn put(
+        &self,
+        py: Python<'_>,
+        embedding: &Bound<'_, PyAny>,
+        response: &Bound<'_, PyAny>,
+        partition: Option<&str>,
+        ttl_seconds: Option<f64>,
+    ) -> PyResult<u64> {
+        let vector = arrays::vector(embedding)?;
+        let (kind, bytes) = response::encode(response)?;
+        let partition = partition.unwrap_or(DEFAULT_PARTITION);
+        let cache = &self.inner;
+        py.detach(|| cache.put(&vector, partition, kind, &bytes, ttl_seconds))
+            .map_err(to_py)
+    }
+
+    /// ``put`` for each row of a 2-D array with its response; all are checked before any is stored.
+    #[pyo3(signature = (embeddings, responses, partition = None, ttl_seconds = None))]
+    fn put_batch(
+        &self,
+        py: Python<'_>,
+        embeddings: &Bound<'_, PyAny>,
+        responses: &Bound<'_, PyAny>,
+        partition: Option<&str>,
+        ttl_seconds: Option<f64>,
+    ) -> PyResult<Vec<u64>> {
+        let (data, rows) = arrays::matrix(embeddings)?;
+        let dim = self.inner.encoder().dim();
+        check_columns(&data, rows, dim)?;
+        let payloads = responses
+            .try_iter()?
+            .map(|r| response::encode(&r?))
+            .collect::<PyResult<Vec<_>>>()?;
+        if payloads.len() != rows {
+            return Err(PyValueError::new_err(format!(
+                "expected one response per embedding ({rows}), got {}",
+                payloads.len()
+            )));
+        }
+        let partition = partition.unwrap_or(DEFAULT_PARTITION);
+        let cache = &self.inner;
+        py.detach(|| {
+            // Validate every row first so a bad row stores nothing.
+            for row in data.chunks_exact(dim) {
+                cache.encoder().validate(row)?;
+            }
+            data.chunks_exact(dim)
+                .zip(&payloads)
+                .map(|(row, (kind, bytes))| cache.put(row, partition, *kind, bytes, ttl_seconds))
+                .collect::<bsc_core::Result<Vec<_>>>()
+        })
+        .map_err(to_py)
+    }
+
+    /// Removes one entry; ``False`` when the id names no live entry.
+    fn delete(&self, py: Python<'_>, id: u64) -> bool {
+        let cache = &self.inner;
+        py.detach(|| cache.delete(id))
+    }
+
+    /// Removes every entry, or only those of ``partition``; returns how many were removed.
+    #[pyo3(signature = (partition = None))]
+    fn clear(&self, py: Python<'_>, partition: Option<&str>) -> usize {
+        let cache = &self.inner;
+        py.detach(|| cache.clear(partition))
+    }
+
+    /// Counters and sizes: entries, partitions, hits, misses, inserts, evictions, expirations,
+    /// deletes, payload_bytes, memory_bytes.
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let s = self.inner.stats();
+        let dict = PyDict::new(py);
+        for (key, value) in [
+            ("entries", s.entries),
+            ("partitions", s.partitions),
+            ("hits", s.hits),
+            ("misses", s.misses),
+            ("inserts", s.inserts),
+            ("evictions", s.evictions),
+            ("expirations", s.expirations),
+            ("deletes", s.deletes),
+            ("payload_bytes", s.payload_bytes),
+            ("memory_bytes", s.memory_bytes),
+        ] {
+            dict.set_item(key, value)?;
+        }
+        Ok(dict)
+    }
+
+    /// Ids of the held entries, least recently used first.
+    fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let cache = &self.inner;
+        let ids: Vec<u64> = py.detach(|| cache.entries().into_iter().map(|e| e.id).collect());
+        PyList::new(py, ids)
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __repr__(&self) -> String {
+        let c = self.inner.config();
+        format!(
+            "BinarySemanticCache(entries={}, max_entries={}, similarity_threshold={}, \
+             ttl_seconds={:?}, rescore={}, code_bits={})",
+            self.inner.len(),
+            c.max_entries,
+            c.similarity_threshold,
+            c.ttl_seconds,
+            if c.rescore { "True" } else { "False" },
+            self.inner.encoder().bits()
+        )
+    }
+}
+
+fn check_columns(data: &[f32], rows: usize, dim: usize) -> PyResult<()> {
+    let columns = if rows == 0 { 0 } else { data.len() / rows };
+    if rows == 0 {
+        return Err(PyValueError::new_err(format!(
+            "expected at least one embedding of {dim} dimensions, got an empty array"
+        )));
+    }
+    if columns != dim {
+        return Err(PyValueError::new_err(format!(
+            "embeddings have {columns} dimensions, expected {dim}"
+        )));
+    }
+    Ok(())
+}
