@@ -117,6 +117,10 @@ class BaseEmbedder(ABC):
         row: npt.NDArray[np.float32] = self.embed([text])[0]
         return row
 
+    def embed_text(self, text: str) -> npt.NDArray[np.float32]:
+        """Same as :meth:`embed_one` (the name earlier releases used)."""
+        return self.embed_one(text)
+
     async def aembed_one(self, text: str) -> npt.NDArray[np.float32]:
         """Async :meth:`embed_one`."""
         row: npt.NDArray[np.float32] = (await self.aembed([text]))[0]

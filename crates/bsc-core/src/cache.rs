@@ -135,7 +135,11 @@ impl Cache {
         Self::with_clock(encoder, config, Arc::new(SystemClock))
     }
 
-    pub fn with_clock(encoder: Encoder, config: CacheConfig, clock: Arc<dyn Clock>) -> Result<Self> {
+    pub fn with_clock(
+        encoder: Encoder,
+        config: CacheConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         config.validate()?;
         let store = Store::new(encoder.words(), encoder.dim(), config.rescore);
         Ok(Self {
@@ -177,16 +181,28 @@ impl Cache {
             let store = self.store.read();
             let now = self.clock.now_ms();
             let best = self
-                .ranked(&store, partition, &code, embedding, 1, self.config.similarity_threshold, now)
+                .ranked(
+                    &store,
+                    partition,
+                    &code,
+                    embedding,
+                    1,
+                    self.config.similarity_threshold,
+                    now,
+                )
                 .into_iter()
                 .next();
-            best.and_then(|(hit, slot)| {
+            best.map(|(hit, slot)| {
                 store.record_hit(slot, now);
                 self.touches.lock().push((slot, store.generation(slot)));
-                Some(hit)
+                hit
             })
         };
-        let counter = if hit.is_some() { &self.counters.hits } else { &self.counters.misses };
+        let counter = if hit.is_some() {
+            &self.counters.hits
+        } else {
+            &self.counters.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         if self.touches.lock().len() >= TOUCH_FLUSH {
             let mut store = self.store.write();
@@ -280,7 +296,12 @@ impl Cache {
     pub fn stats(&self) -> Stats {
         let (entries, partitions, payload_bytes, memory_bytes) = {
             let store = self.store.read();
-            (store.len(), store.partition_count(), store.payload_bytes(), store.heap_bytes())
+            (
+                store.len(),
+                store.partition_count(),
+                store.payload_bytes(),
+                store.heap_bytes(),
+            )
         };
         let c = &self.counters;
         Stats {
@@ -410,7 +431,13 @@ impl Cache {
             .into_par_iter()
             .flat_map_iter(|t| {
                 let mut top = TopK::new(k, limit, store, part, now);
-                scan(self.kernel, &part.codes, t * chunk..(t + 1) * chunk, code, &mut top);
+                scan(
+                    self.kernel,
+                    &part.codes,
+                    t * chunk..(t + 1) * chunk,
+                    code,
+                    &mut top,
+                );
                 top.items
             })
             .collect();
@@ -427,7 +454,11 @@ fn rescored_cosine(part: &Partition, pos: usize, query: &[f32], query_norm: f32)
     if norm == 0.0 || query_norm == 0.0 {
         return 0.0;
     }
-    let dot: f32 = vector.iter().zip(query).map(|(&q, &x)| f32::from(q) * x).sum();
+    let dot: f32 = vector
+        .iter()
+        .zip(query)
+        .map(|(&q, &x)| f32::from(q) * x)
+        .sum();
     f64::from(dot / (norm * query_norm))
 }
 

@@ -119,7 +119,12 @@ impl Kernel {
     /// The fastest kernel this CPU supports (detected once per process).
     pub fn detect() -> Kernel {
         static DETECTED: OnceLock<Kernel> = OnceLock::new();
-        *DETECTED.get_or_init(|| Kernel::available().last().copied().unwrap_or(Kernel::Portable))
+        *DETECTED.get_or_init(|| {
+            Kernel::available()
+                .last()
+                .copied()
+                .unwrap_or(Kernel::Portable)
+        })
     }
 
     /// Every kernel this CPU can run, slowest first.

@@ -24,22 +24,27 @@ pub struct Encoder {
     dim: usize,
     bits: usize,
     seed: u64,
-    /// `bits` rows of `dim` coordinates, row-major.
-    hyperplanes: Vec<f32>,
+    /// The hyperplanes transposed: `dim` rows of `bits` coordinates, so one pass over the
+    /// embedding updates 64 dot products at a time.
+    transposed: Vec<f32>,
 }
 
 impl Encoder {
     pub fn new(dim: usize, bits: usize, seed: u64) -> Result<Self> {
         validate_shape(dim, bits)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let hyperplanes = (0..dim * bits)
-            .map(|_| standard_normal_approx(&mut rng))
-            .collect();
+        // Drawn hyperplane by hyperplane; the draw order is part of the determinism contract.
+        let mut transposed = vec![0f32; dim * bits];
+        for bit in 0..bits {
+            for d in 0..dim {
+                transposed[d * bits + bit] = standard_normal_approx(&mut rng);
+            }
+        }
         Ok(Self {
             dim,
             bits,
             seed,
-            hyperplanes,
+            transposed,
         })
     }
 
@@ -59,8 +64,11 @@ impl Encoder {
         self.seed
     }
 
-    pub fn hyperplanes(&self) -> &[f32] {
-        &self.hyperplanes
+    /// The coordinates of hyperplane `bit`.
+    pub fn hyperplane(&self, bit: usize) -> Vec<f32> {
+        (0..self.dim)
+            .map(|d| self.transposed[d * self.bits + bit])
+            .collect()
     }
 
     /// Checks an embedding's length and that every value is finite.
@@ -71,8 +79,7 @@ impl Encoder {
                 got: embedding.len(),
             });
         }
-        if let Some((index, &value)) = embedding.iter().enumerate().find(|(_, v)| !v.is_finite())
-        {
+        if let Some((index, &value)) = embedding.iter().enumerate().find(|(_, v)| !v.is_finite()) {
             return Err(Error::NonFinite { index, value });
         }
         Ok(())
@@ -94,13 +101,13 @@ impl Encoder {
                 got: code.len(),
             });
         }
-        project(&self.hyperplanes, self.dim, embedding, code);
+        project(&self.transposed, self.bits, embedding, code);
         Ok(())
     }
 
     /// The codes of `n` embeddings stored row-major in `embeddings`, `words()` words each.
     pub fn encode_batch(&self, embeddings: &[f32]) -> Result<Vec<u64>> {
-        if embeddings.len() % self.dim != 0 {
+        if !embeddings.len().is_multiple_of(self.dim) {
             return Err(Error::DimensionMismatch {
                 expected: self.dim,
                 got: embeddings.len() % self.dim,
@@ -122,7 +129,7 @@ fn validate_shape(dim: usize, bits: usize) -> Result<()> {
     if dim == 0 {
         return Err(Error::InvalidDimension(dim));
     }
-    if bits == 0 || bits % 64 != 0 {
+    if bits == 0 || !bits.is_multiple_of(64) {
         return Err(Error::InvalidCodeBits(bits));
     }
     Ok(())
@@ -131,57 +138,59 @@ fn validate_shape(dim: usize, bits: usize) -> Result<()> {
 /// Sum of twelve uniforms in [0, 1) minus six: mean 0, variance 1, only exact IEEE operations.
 fn standard_normal_approx(rng: &mut ChaCha8Rng) -> f32 {
     const SCALE: f64 = 1.0 / (1u64 << 53) as f64;
-    let sum: f64 = (0..12)
-        .map(|_| (rng.next_u64() >> 11) as f64 * SCALE)
-        .sum();
+    let sum: f64 = (0..12).map(|_| (rng.next_u64() >> 11) as f64 * SCALE).sum();
     (sum - 6.0) as f32
 }
 
-fn project(hyperplanes: &[f32], dim: usize, embedding: &[f32], code: &mut [u64]) {
+fn project(transposed: &[f32], bits: usize, embedding: &[f32], code: &mut [u64]) {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU reported AVX-512F.
+            unsafe { project_avx512(transposed, bits, embedding, code) };
+            return;
+        }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU reported AVX2.
-            unsafe { project_avx2(hyperplanes, dim, embedding, code) };
+            unsafe { project_avx2(transposed, bits, embedding, code) };
             return;
         }
     }
-    project_portable(hyperplanes, dim, embedding, code);
+    project_portable(transposed, bits, embedding, code);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn project_avx512(transposed: &[f32], bits: usize, embedding: &[f32], code: &mut [u64]) {
+    project_portable(transposed, bits, embedding, code);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn project_avx2(hyperplanes: &[f32], dim: usize, embedding: &[f32], code: &mut [u64]) {
-    project_portable(hyperplanes, dim, embedding, code);
+fn project_avx2(transposed: &[f32], bits: usize, embedding: &[f32], code: &mut [u64]) {
+    project_portable(transposed, bits, embedding, code);
 }
 
+/// Each of the 64 dot products of a code word sums its terms in embedding order, one multiply
+/// and one add per term (no fused multiply-add), so every instruction set gives the same bits.
 #[inline(always)]
-fn project_portable(hyperplanes: &[f32], dim: usize, embedding: &[f32], code: &mut [u64]) {
-    code.fill(0);
-    for (bit, row) in hyperplanes.chunks_exact(dim).enumerate() {
-        if dot(row, embedding) > 0.0 {
-            code[bit / 64] |= 1u64 << (bit % 64);
+fn project_portable(transposed: &[f32], bits: usize, embedding: &[f32], code: &mut [u64]) {
+    for (w, word) in code.iter_mut().enumerate() {
+        let mut acc = [0f32; 64];
+        for (d, &x) in embedding.iter().enumerate() {
+            let start = d * bits + w * 64;
+            let Some(row) = transposed.get(start..start + 64) else {
+                return;
+            };
+            for (a, &h) in acc.iter_mut().zip(row) {
+                *a += x * h;
+            }
         }
+        *word = acc.iter().enumerate().fold(
+            0u64,
+            |bits, (j, &a)| if a > 0.0 { bits | (1 << j) } else { bits },
+        );
     }
-}
-
-/// Dot product with eight independent accumulators, in a fixed order so every build agrees.
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let chunks_a = a.chunks_exact(8);
-    let chunks_b = b.chunks_exact(8);
-    let (tail_a, tail_b) = (chunks_a.remainder(), chunks_b.remainder());
-    for (x, y) in chunks_a.zip(chunks_b) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let mut tail = 0f32;
-    for (x, y) in tail_a.iter().zip(tail_b) {
-        tail += x * y;
-    }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 
 #[cfg(test)]
@@ -190,7 +199,9 @@ mod tests {
 
     #[test]
     fn same_seed_same_codes_different_seed_different_codes() -> Result<()> {
-        let v: Vec<f32> = (0..384).map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0).collect();
+        let v: Vec<f32> = (0..384)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 50.0)
+            .collect();
         let a = Encoder::new(384, 256, 7)?.encode(&v)?;
         let b = Encoder::new(384, 256, 7)?.encode(&v)?;
         let c = Encoder::new(384, 256, 8)?.encode(&v)?;
@@ -203,23 +214,36 @@ mod tests {
     fn hyperplanes_are_pinned_for_the_default_seed() -> Result<()> {
         // Codes must never change for a given seed: persisted caches depend on it.
         let enc = Encoder::new(4, 64, DEFAULT_SEED)?;
-        let first: Vec<u32> = enc.hyperplanes()[..4].iter().map(|x| x.to_bits()).collect();
+        let first: Vec<u32> = enc.hyperplane(0).iter().map(|x| x.to_bits()).collect();
         assert_eq!(first, PINNED_FIRST_HYPERPLANE);
         Ok(())
     }
 
-    const PINNED_FIRST_HYPERPLANE: [u32; 4] = [1_059_582_167, 3_213_016_505, 3_182_827_949, 1_069_217_464];
+    const PINNED_FIRST_HYPERPLANE: [u32; 4] =
+        [1_059_582_167, 3_213_016_505, 3_182_827_949, 1_069_217_464];
 
     #[test]
     fn rejects_bad_shapes_and_values() {
-        assert!(matches!(Encoder::new(0, 256, 1), Err(Error::InvalidDimension(0))));
-        assert!(matches!(Encoder::new(8, 0, 1), Err(Error::InvalidCodeBits(0))));
-        assert!(matches!(Encoder::new(8, 100, 1), Err(Error::InvalidCodeBits(100))));
+        assert!(matches!(
+            Encoder::new(0, 256, 1),
+            Err(Error::InvalidDimension(0))
+        ));
+        assert!(matches!(
+            Encoder::new(8, 0, 1),
+            Err(Error::InvalidCodeBits(0))
+        ));
+        assert!(matches!(
+            Encoder::new(8, 100, 1),
+            Err(Error::InvalidCodeBits(100))
+        ));
         let enc = Encoder::new(3, 64, 1).ok();
         let enc = enc.as_ref();
         assert!(matches!(
             enc.map(|e| e.encode(&[1.0, 2.0])),
-            Some(Err(Error::DimensionMismatch { expected: 3, got: 2 }))
+            Some(Err(Error::DimensionMismatch {
+                expected: 3,
+                got: 2
+            }))
         ));
         assert!(matches!(
             enc.map(|e| e.encode(&[1.0, f32::NAN, 0.0])),
@@ -231,7 +255,11 @@ mod tests {
     fn close_vectors_get_close_codes() -> Result<()> {
         let enc = Encoder::new(64, 256, 3)?;
         let a: Vec<f32> = (0..64).map(|i| (i as f32).sin()).collect();
-        let b: Vec<f32> = a.iter().enumerate().map(|(i, x)| x + 0.05 * (i as f32).cos()).collect();
+        let b: Vec<f32> = a
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x + 0.05 * (i as f32).cos())
+            .collect();
         let far: Vec<f32> = (0..64).map(|i| (i as f32 * 1.7).cos()).collect();
         let (ca, cb, cf) = (enc.encode(&a)?, enc.encode(&b)?, enc.encode(&far)?);
         assert!(crate::code::hamming(&ca, &cb) < crate::code::hamming(&ca, &cf));

@@ -8,7 +8,9 @@ pub enum Error {
     #[error("embedding has {got} dimensions, expected {expected}")]
     DimensionMismatch { expected: usize, got: usize },
 
-    #[error("embedding holds a non-finite value ({value}) at index {index}; expected finite numbers")]
+    #[error(
+        "embedding holds a non-finite value ({value}) at index {index}; expected finite numbers"
+    )]
     NonFinite { index: usize, value: f32 },
 
     #[error("embedding_dim must be at least 1, got {0}")]

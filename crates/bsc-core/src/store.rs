@@ -168,8 +168,7 @@ impl Store {
     pub(crate) fn record_hit(&self, slot: u32, now_ms: u64) {
         let s = &self.slots[slot as usize];
         s.hits.fetch_add(1, Ordering::Relaxed);
-        s.last_access_s
-            .store(seconds(now_ms), Ordering::Relaxed);
+        s.last_access_s.store(seconds(now_ms), Ordering::Relaxed);
     }
 
     pub(crate) fn insert(
@@ -246,7 +245,9 @@ impl Store {
     /// Whether any held entry has expired by `now`.
     pub(crate) fn has_expired(&mut self, now_ms: u64) -> bool {
         self.drop_stale_expiry_records();
-        self.expiry.peek().is_some_and(|Reverse((t, _, _))| *t <= now_ms)
+        self.expiry
+            .peek()
+            .is_some_and(|Reverse((t, _, _))| *t <= now_ms)
     }
 
     /// Removes up to `limit` entries expired by `now`, earliest expiry first.
@@ -421,7 +422,8 @@ impl Store {
         part.slots.swap_remove(pos);
         if self.rescore {
             let last = part.norms.len() - 1;
-            part.vectors.copy_within(last * dim..(last + 1) * dim, pos * dim);
+            part.vectors
+                .copy_within(last * dim..(last + 1) * dim, pos * dim);
             part.vectors.truncate(last * dim);
             part.norms.swap_remove(pos);
         }
@@ -522,7 +524,11 @@ mod tests {
 
     #[test]
     fn slot_stays_within_48_bytes() {
-        assert!(std::mem::size_of::<Slot>() <= 48, "{}", std::mem::size_of::<Slot>());
+        assert!(
+            std::mem::size_of::<Slot>() <= 48,
+            "{}",
+            std::mem::size_of::<Slot>()
+        );
     }
 
     #[test]

@@ -56,10 +56,11 @@ fn expect_ndim(obj: &Bound<'_, PyAny>, ndim: usize, what: &str) -> PyResult<()> 
     if array.ndim() == ndim {
         return Ok(());
     }
+    let shape: Vec<String> = array.shape().iter().map(usize::to_string).collect();
     Err(PyValueError::new_err(format!(
-        "expected {what}, got a {}-D array of shape {:?}",
+        "expected {what}, got a {}-D array of shape ({})",
         array.ndim(),
-        array.shape()
+        shape.join(", ")
     )))
 }
 

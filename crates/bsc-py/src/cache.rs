@@ -64,7 +64,12 @@ fn to_hit(py: Python<'_>, hit: Hit) -> PyResult<PyCacheHit> {
 ///     >>> cache.put(embedding, "Paris")
 ///     >>> cache.get(embedding).response
 ///     'Paris'
-#[pyclass(module = "binary_semantic_cache._core", name = "BinarySemanticCache", frozen, subclass)]
+#[pyclass(
+    module = "binary_semantic_cache._core",
+    name = "BinarySemanticCache",
+    frozen,
+    subclass
+)]
 pub struct PyBinarySemanticCache {
     inner: Arc<Cache>,
     encoder: Py<PyBinaryEncoder>,
@@ -313,12 +318,11 @@ impl PyBinarySemanticCache {
 }
 
 fn check_columns(data: &[f32], rows: usize, dim: usize) -> PyResult<()> {
-    let columns = if rows == 0 { 0 } else { data.len() / rows };
-    if rows == 0 {
+    let Some(columns) = data.len().checked_div(rows) else {
         return Err(PyValueError::new_err(format!(
             "expected at least one embedding of {dim} dimensions, got an empty array"
         )));
-    }
+    };
     if columns != dim {
         return Err(PyValueError::new_err(format!(
             "embeddings have {columns} dimensions, expected {dim}"

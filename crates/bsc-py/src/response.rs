@@ -38,11 +38,15 @@ pub fn encode(obj: &Bound<'_, PyAny>) -> PyResult<(u8, Vec<u8>)> {
 /// The response given to `put`, rebuilt from its payload.
 pub fn decode(py: Python<'_>, kind: u8, bytes: &[u8]) -> PyResult<Py<PyAny>> {
     match kind {
-        KIND_STR => Ok(PyString::new(py, &String::from_utf8_lossy(bytes)).into_any().unbind()),
+        KIND_STR => Ok(PyString::new(py, &String::from_utf8_lossy(bytes))
+            .into_any()
+            .unbind()),
         KIND_BYTES => Ok(PyBytes::new(py, bytes).into_any().unbind()),
         _ => {
             let json = py.import("json")?;
-            Ok(json.call_method1("loads", (PyBytes::new(py, bytes),))?.unbind())
+            Ok(json
+                .call_method1("loads", (PyBytes::new(py, bytes),))?
+                .unbind())
         }
     }
 }

@@ -1,0 +1,104 @@
+"""A small text-to-vector LRU in front of any embedder."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from binary_semantic_cache.embeddings.base import BaseEmbedder, Embedder, Vectors, validate_texts
+
+__all__ = ["MemoizedEmbedder"]
+
+
+class MemoizedEmbedder(BaseEmbedder):
+    """Remembers the vectors of the last ``maxsize`` texts, so a text is embedded once.
+
+    Made for the cache's miss-then-update path: the lookup embeds the prompt, and the
+    update that follows the model call gets the same vector back without a second call.
+    ``model_id`` and ``dim`` are the inner embedder's: the vectors are the same.
+
+    Example:
+        .. code-block:: python
+
+            embedder = MemoizedEmbedder(DefaultEmbedder(), maxsize=256)
+            first = embedder.embed_one("What is BM25?")
+            again = embedder.embed_one("What is BM25?")  # no model run
+    """
+
+    def __init__(self, inner: Embedder, *, maxsize: int = 1024) -> None:
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be at least 1, got {maxsize}")
+        self._inner = inner
+        self._maxsize = maxsize
+        self._memo: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __repr__(self) -> str:
+        return f"MemoizedEmbedder({self._inner!r}, maxsize={self._maxsize})"
+
+    @property
+    def inner(self) -> Embedder:
+        return self._inner
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    @property
+    def model_id(self) -> str:
+        return self._inner.model_id
+
+    def clear(self) -> None:
+        with self._lock:
+            self._memo.clear()
+
+    def _lookup(self, items: list[str]) -> tuple[dict[str, npt.NDArray[np.float32]], list[str]]:
+        found: dict[str, npt.NDArray[np.float32]] = {}
+        missing: list[str] = []
+        with self._lock:
+            for text in items:
+                if text in found or text in missing:
+                    continue
+                vector = self._memo.get(text)
+                if vector is None:
+                    missing.append(text)
+                    self.misses += 1
+                else:
+                    self._memo.move_to_end(text)
+                    found[text] = vector
+                    self.hits += 1
+        return found, missing
+
+    def _store(
+        self, found: dict[str, npt.NDArray[np.float32]], missing: list[str], vectors: Vectors
+    ) -> None:
+        with self._lock:
+            for text, row in zip(missing, vectors):
+                # Stored rows are read-only copies, so no caller can alter another's vector.
+                vector = np.array(row, dtype=np.float32)
+                vector.flags.writeable = False
+                found[text] = vector
+                self._memo[text] = vector
+                self._memo.move_to_end(text)
+            while len(self._memo) > self._maxsize:
+                self._memo.popitem(last=False)
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        items = validate_texts(texts)
+        found, missing = self._lookup(items)
+        if missing:
+            self._store(found, missing, self._inner.embed(missing))
+        return np.stack([found[text] for text in items])
+
+    async def aembed(self, texts: Sequence[str]) -> Vectors:
+        items = validate_texts(texts)
+        found, missing = self._lookup(items)
+        if missing:
+            self._store(found, missing, await self._inner.aembed(missing))
+        return np.stack([found[text] for text in items])
