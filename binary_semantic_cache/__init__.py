@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from binary_semantic_cache._core import (
+    DEFAULT_MAX_ENTRIES,
     DEFAULT_SEED,
     DEFAULT_SIMILARITY_THRESHOLD,
     BinaryEncoder,
@@ -15,6 +16,7 @@ from binary_semantic_cache._core import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_ENTRIES",
     "DEFAULT_SEED",
     "DEFAULT_SIMILARITY_THRESHOLD",
     "BSCError",

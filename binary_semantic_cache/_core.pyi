@@ -1,0 +1,108 @@
+"""Type stubs for the compiled core (checked against it by mypy.stubtest)."""
+
+from collections.abc import Iterable
+from typing import Any, Final, final
+
+import numpy as np
+import numpy.typing as npt
+from typing_extensions import disjoint_base
+
+__all__ = [
+    "DEFAULT_MAX_ENTRIES",
+    "DEFAULT_SEED",
+    "DEFAULT_SIMILARITY_THRESHOLD",
+    "BSCError",
+    "BinaryEncoder",
+    "BinarySemanticCache",
+    "CacheHit",
+    "CorruptCacheError",
+    "UnsupportedFormatError",
+    "__version__",
+]
+
+__version__: Final[str]
+DEFAULT_SEED: Final[int]
+DEFAULT_SIMILARITY_THRESHOLD: Final[float]
+DEFAULT_MAX_ENTRIES: Final[int]
+
+class BSCError(Exception): ...
+class CorruptCacheError(BSCError): ...
+class UnsupportedFormatError(BSCError): ...
+
+@final
+class BinaryEncoder:
+    def __new__(
+        cls, embedding_dim: int, code_bits: int = 256, seed: int = ...
+    ) -> BinaryEncoder: ...
+    @property
+    def embedding_dim(self) -> int: ...
+    @property
+    def code_bits(self) -> int: ...
+    @property
+    def seed(self) -> int: ...
+    def encode(self, embedding: npt.ArrayLike) -> npt.NDArray[np.uint64]: ...
+    def encode_batch(self, embeddings: npt.ArrayLike) -> npt.NDArray[np.uint64]: ...
+
+@final
+class CacheHit:
+    @property
+    def response(self) -> Any: ...
+    @property
+    def similarity(self) -> float: ...
+    @property
+    def id(self) -> int: ...
+    @property
+    def distance(self) -> int: ...
+
+@disjoint_base
+class BinarySemanticCache:
+    def __new__(
+        cls,
+        encoder: BinaryEncoder,
+        max_entries: int = ...,
+        similarity_threshold: float = ...,
+        ttl_seconds: float | None = None,
+        rescore: bool = False,
+    ) -> BinarySemanticCache: ...
+    @property
+    def encoder(self) -> BinaryEncoder: ...
+    @property
+    def max_entries(self) -> int: ...
+    @property
+    def similarity_threshold(self) -> float: ...
+    @property
+    def ttl_seconds(self) -> float | None: ...
+    @property
+    def rescore(self) -> bool: ...
+    @property
+    def kernel(self) -> str: ...
+    def get(self, embedding: npt.ArrayLike, partition: str | None = None) -> CacheHit | None: ...
+    def get_batch(
+        self, embeddings: npt.ArrayLike, partition: str | None = None
+    ) -> list[CacheHit | None]: ...
+    def search(
+        self,
+        embedding: npt.ArrayLike,
+        k: int = 5,
+        partition: str | None = None,
+        min_similarity: float | None = None,
+    ) -> list[CacheHit]: ...
+    def put(
+        self,
+        embedding: npt.ArrayLike,
+        response: Any,
+        partition: str | None = None,
+        ttl_seconds: float | None = None,
+    ) -> int: ...
+    def put_batch(
+        self,
+        embeddings: npt.ArrayLike,
+        responses: Iterable[Any],
+        partition: str | None = None,
+        ttl_seconds: float | None = None,
+    ) -> list[int]: ...
+    def delete(self, id: int) -> bool: ...
+    def clear(self, partition: str | None = None) -> int: ...
+    def stats(self) -> dict[str, int]: ...
+    def ids(self) -> list[int]: ...
+    def __len__(self) -> int: ...
