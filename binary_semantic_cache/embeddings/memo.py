@@ -79,7 +79,7 @@ class MemoizedEmbedder(BaseEmbedder):
         self, found: dict[str, npt.NDArray[np.float32]], missing: list[str], vectors: Vectors
     ) -> None:
         with self._lock:
-            for text, row in zip(missing, vectors):
+            for text, row in zip(missing, vectors, strict=True):
                 # Stored rows are read-only copies, so no caller can alter another's vector.
                 vector = np.array(row, dtype=np.float32)
                 vector.flags.writeable = False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -102,7 +101,7 @@ class OllamaEmbedder(RemoteEmbedder):
         except urllib.error.HTTPError as exc:
             headers: Mapping[str, str] = {k.lower(): v for k, v in exc.headers.items()}
             raise status_error(exc.code, headers, _server_message(exc.read()), self._host) from exc
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             raise RequestTimeoutError(
                 f"expected an answer from {self._host} within {self._timeout} s, got none"
             ) from exc

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from binary_semantic_cache.embeddings._http import status_error
 from binary_semantic_cache.embeddings._remote import RemoteEmbedder, Reply
 from binary_semantic_cache.embeddings.circuit import CircuitBreaker
-from binary_semantic_cache.embeddings._http import status_error
 from binary_semantic_cache.embeddings.errors import (
     AuthenticationError,
     EmbeddingError,
@@ -64,7 +64,7 @@ class OpenAIEmbedder(RemoteEmbedder):
     timeouts; the SDK's own retries are off so there is one retry layer. 400/401/403 raise
     at once. ``circuit_breaker`` stops calls to a failing server; ``daily_budget_usd``
     refuses calls that would pass the day's spend, priced from ``prices`` (USD per million
-    tokens, merged over :data:`~binary_semantic_cache.embeddings.pricing.DEFAULT_PRICES_PER_MILLION_TOKENS`).
+    tokens, merged over ``DEFAULT_PRICES_PER_MILLION_TOKENS``).
 
     Example:
         .. code-block:: python

@@ -1,0 +1,35 @@
+"""Fixtures: a real embeddings HTTP server on 127.0.0.1, and a way to forbid sockets."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.embeddings.http_server import EmbeddingServer
+
+
+@pytest.fixture
+def server() -> Iterator[EmbeddingServer]:
+    srv = EmbeddingServer()
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to open a socket in the test fails loudly."""
+
+    def refuse(*args: Any, **kwargs: Any) -> socket.socket:
+        raise RuntimeError("network access attempted in an offline test")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OLLAMA_HOST"):
+        monkeypatch.delenv(name, raising=False)
