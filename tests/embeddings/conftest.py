@@ -20,12 +20,24 @@ def server() -> Iterator[EmbeddingServer]:
 
 @pytest.fixture
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any attempt to open a socket in the test fails loudly."""
+    """Opening an internet socket in the test fails loudly.
+
+    Local socket pairs stay allowed: asyncio's event loop wakes itself up through one.
+    """
+    real_socket = socket.socket
+
+    class GuardedSocket(real_socket):
+        def __init__(
+            self, family: int = -1, type: int = -1, proto: int = -1, fileno: Any = None
+        ) -> None:
+            if fileno is None and family in (-1, socket.AF_INET, socket.AF_INET6):
+                raise RuntimeError("network access attempted in an offline test")
+            super().__init__(family, type, proto, fileno)
 
     def refuse(*args: Any, **kwargs: Any) -> socket.socket:
         raise RuntimeError("network access attempted in an offline test")
 
-    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "socket", GuardedSocket)
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
