@@ -403,3 +403,12 @@ def test_one_embedder_serves_several_event_loops(server: EmbeddingServer) -> Non
     for _ in range(2):
         asyncio.run(embedder.aembed(["hello"]))
     assert embedder.get_stats()["requests"] == 2
+
+
+def test_tokens_per_minute_limit_paces_requests(server: EmbeddingServer) -> None:
+    embedder = make(server, tpm_limit=600)  # 10 tokens a second, a bucket of 600
+    embedder.embed([" ".join(["word"] * 600)])  # spends the whole bucket
+    started = time.monotonic()
+    embedder.embed(["two words"])  # needs 2 tokens: 0.2 s of refill
+    assert time.monotonic() - started >= 0.18
+    assert len(server.seen) == 2
