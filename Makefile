@@ -34,14 +34,15 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest binary_semantic_cache._core
 
-# Peers are installed here, never into the package's dependencies.
+# Peers are installed into their own environments under $(BENCH_VENV), never into the package's
+# dependencies; binary-semantic-cache 1.0.1 takes the same import name as this package.
 bench-setup: setup
-	test -d $(BENCH_VENV) || $(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/pip install --quiet -e ".[dev]" "binary-semantic-cache==1.0.1" psutil
+	test -x $(BENCH_VENV)/bsc101/bin/python || $(PYTHON) -m venv $(BENCH_VENV)/bsc101
+	$(BENCH_VENV)/bsc101/bin/pip install --quiet "binary-semantic-cache==1.0.1" numpy
 
-bench:
-	$(BENCH_VENV)/bin/python benchmarks/core.py
+bench: setup
+	$(BIN)/python benchmarks/core.py
+	$(BIN)/python benchmarks/embedders.py
 
 clean:
 	rm -rf target $(VENV) $(BENCH_VENV)

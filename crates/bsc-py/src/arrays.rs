@@ -1,6 +1,8 @@
 //! Embeddings copied out of numpy arrays (or anything numpy accepts) as contiguous `f32`.
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -18,25 +20,34 @@ pub fn vector(obj: &Bound<'_, PyAny>) -> PyResult<Vec<f32>> {
     vector(&converted)
 }
 
-/// A batch of embeddings: a 2-D array, one row each; returns the rows flattened and their count.
-pub fn matrix(obj: &Bound<'_, PyAny>) -> PyResult<(Vec<f32>, usize)> {
+/// A batch of embeddings: a 2-D array, one row each, as a C-contiguous float32 array.
+pub fn matrix<'py>(obj: &Bound<'py, PyAny>) -> PyResult<PyReadonlyArray2<'py, f32>> {
     if let Ok(array) = obj.cast::<PyArray2<f32>>() {
         let array = array.readonly();
-        let rows = array.shape()[0];
-        let data = match array.as_slice() {
-            Ok(slice) => slice.to_vec(),
-            Err(_) => array.as_array().iter().copied().collect(),
-        };
-        if array.shape()[1] == 0 {
-            return Err(PyValueError::new_err(
-                "expected a 2-D array with at least one column, got 0 columns",
-            ));
+        if array.as_slice().is_ok() {
+            return Ok(array);
         }
-        return Ok((data, rows));
     }
     let converted = as_float32(obj)?;
     expect_ndim(&converted, 2, "a 2-D array (one embedding per row)")?;
-    matrix(&converted)
+    Ok(converted.cast::<PyArray2<f32>>()?.readonly())
+}
+
+/// The rows of a batch as one slice, checked to be `rows x dim` with at least one row.
+pub fn rows_of<'a>(array: &'a PyReadonlyArray2<'_, f32>, dim: usize) -> PyResult<&'a [f32]> {
+    let shape = array.shape();
+    if shape[0] == 0 {
+        return Err(PyValueError::new_err(format!(
+            "expected at least one embedding of {dim} dimensions, got an empty array"
+        )));
+    }
+    if shape[1] != dim {
+        return Err(PyValueError::new_err(format!(
+            "embeddings have {} dimensions, expected {dim}",
+            shape[1]
+        )));
+    }
+    Ok(array.as_slice()?)
 }
 
 fn as_float32<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {

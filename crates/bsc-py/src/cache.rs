@@ -14,6 +14,8 @@ use crate::response;
 
 /// The partition of lookups and puts that name none.
 const DEFAULT_PARTITION: &str = "";
+/// Rows copied out of numpy per GIL release in batch calls.
+const BATCH_ROWS: usize = 1024;
 
 /// One entry found by a lookup.
 #[pyclass(module = "binary_semantic_cache._core", name = "CacheHit", frozen)]
@@ -163,18 +165,25 @@ impl PyBinarySemanticCache {
         embeddings: &Bound<'_, PyAny>,
         partition: Option<&str>,
     ) -> PyResult<Vec<Option<PyCacheHit>>> {
-        let (data, rows) = arrays::matrix(embeddings)?;
-        let partition = partition.unwrap_or(DEFAULT_PARTITION);
+        let array = arrays::matrix(embeddings)?;
         let dim = self.inner.encoder().dim();
-        check_columns(&data, rows, dim)?;
-        let cache = &self.inner;
-        let hits = py
-            .detach(|| {
-                data.chunks_exact(dim)
-                    .map(|row| cache.get(row, partition))
-                    .collect::<bsc_core::Result<Vec<_>>>()
-            })
-            .map_err(to_py)?;
+        let data = arrays::rows_of(&array, dim)?;
+        let partition = partition.unwrap_or(DEFAULT_PARTITION);
+        let mut hits = Vec::with_capacity(data.len() / dim);
+        // Copied out in blocks so a large batch never doubles its memory.
+        for block in data.chunks(BATCH_ROWS * dim) {
+            let block = block.to_vec();
+            let cache = &self.inner;
+            let found = py
+                .detach(|| {
+                    block
+                        .chunks_exact(dim)
+                        .map(|row| cache.get(row, partition))
+                        .collect::<bsc_core::Result<Vec<_>>>()
+                })
+                .map_err(to_py)?;
+            hits.extend(found);
+        }
         hits.into_iter()
             .map(|h| h.map(|h| to_hit(py, h)).transpose())
             .collect()
@@ -228,9 +237,10 @@ impl PyBinarySemanticCache {
         partition: Option<&str>,
         ttl_seconds: Option<f64>,
     ) -> PyResult<Vec<u64>> {
-        let (data, rows) = arrays::matrix(embeddings)?;
+        let array = arrays::matrix(embeddings)?;
         let dim = self.inner.encoder().dim();
-        check_columns(&data, rows, dim)?;
+        let data = arrays::rows_of(&array, dim)?;
+        let rows = data.len() / dim;
         let payloads = responses
             .try_iter()?
             .map(|r| response::encode(&r?))
@@ -241,19 +251,32 @@ impl PyBinarySemanticCache {
                 payloads.len()
             )));
         }
+        // Every row is checked before any is stored, so a bad row stores nothing.
+        for row in data.chunks_exact(dim) {
+            self.inner.encoder().validate(row).map_err(to_py)?;
+        }
         let partition = partition.unwrap_or(DEFAULT_PARTITION);
-        let cache = &self.inner;
-        py.detach(|| {
-            // Validate every row first so a bad row stores nothing.
-            for row in data.chunks_exact(dim) {
-                cache.encoder().validate(row)?;
-            }
-            data.chunks_exact(dim)
-                .zip(&payloads)
-                .map(|(row, (kind, bytes))| cache.put(row, partition, *kind, bytes, ttl_seconds))
-                .collect::<bsc_core::Result<Vec<_>>>()
-        })
-        .map_err(to_py)
+        let mut ids = Vec::with_capacity(rows);
+        for (block, block_payloads) in data
+            .chunks(BATCH_ROWS * dim)
+            .zip(payloads.chunks(BATCH_ROWS))
+        {
+            let block = block.to_vec();
+            let cache = &self.inner;
+            let stored = py
+                .detach(|| {
+                    block
+                        .chunks_exact(dim)
+                        .zip(block_payloads)
+                        .map(|(row, (kind, bytes))| {
+                            cache.put(row, partition, *kind, bytes, ttl_seconds)
+                        })
+                        .collect::<bsc_core::Result<Vec<_>>>()
+                })
+                .map_err(to_py)?;
+            ids.extend(stored);
+        }
+        Ok(ids)
     }
 
     /// Removes one entry; ``False`` when the id names no live entry.
@@ -315,18 +338,4 @@ impl PyBinarySemanticCache {
             self.inner.encoder().bits()
         )
     }
-}
-
-fn check_columns(data: &[f32], rows: usize, dim: usize) -> PyResult<()> {
-    let Some(columns) = data.len().checked_div(rows) else {
-        return Err(PyValueError::new_err(format!(
-            "expected at least one embedding of {dim} dimensions, got an empty array"
-        )));
-    };
-    if columns != dim {
-        return Err(PyValueError::new_err(format!(
-            "embeddings have {columns} dimensions, expected {dim}"
-        )));
-    }
-    Ok(())
 }

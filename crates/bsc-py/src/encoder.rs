@@ -64,7 +64,9 @@ impl PyBinaryEncoder {
         py: Python<'py>,
         embeddings: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray2<u64>>> {
-        let (data, rows) = arrays::matrix(embeddings)?;
+        let array = arrays::matrix(embeddings)?;
+        let data = arrays::rows_of(&array, self.inner.dim())?.to_vec();
+        let rows = data.len() / self.inner.dim();
         let encoder = &self.inner;
         let codes = py.detach(|| encoder.encode_batch(&data)).map_err(to_py)?;
         let words = self.inner.words();
