@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
+from langchain_core.embeddings import Embeddings
 from langchain_core.outputs import Generation
 
 from binary_semantic_cache import (
@@ -103,7 +104,7 @@ class BinarySemanticLLMCache(BaseCache):
 
     def __init__(
         self,
-        embedding: Any = None,
+        embedding: Embedder | Embeddings | None = None,
         *,
         similarity_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
         max_entries: int = 100_000,

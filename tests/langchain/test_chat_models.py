@@ -354,3 +354,11 @@ def test_cost_saved_uses_the_price_table(embedder: CountingEmbedder) -> None:
     assert stats.model_calls_saved == 2
     assert stats.priced_hits == 2
     assert stats.cost_saved == pytest.approx(2 * (1000 * 1.0 + 500 * 4.0) / 1e6)
+
+
+def test_rescoring_keeps_paraphrases_hitting(embedder: CountingEmbedder) -> None:
+    cache = BinarySemanticLLMCache(embedder, rescore=True)
+    model = ToolFakeChatModel(messages=numbered_answers(), cache=cache)
+    model.invoke(ask(QUESTION))
+    assert model.invoke(ask(PARAPHRASE)).content == "answer 0"
+    assert model.invoke(ask("What is the capital of Spain?")).content == "answer 1"

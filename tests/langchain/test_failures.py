@@ -103,7 +103,7 @@ def test_bad_arguments_raise_clear_errors(
 
 def test_an_object_that_is_not_an_embedder_is_refused() -> None:
     with pytest.raises(TypeError, match="expected an Embedder"):
-        BinarySemanticLLMCache(embedding="all-MiniLM-L6-v2")
+        BinarySemanticLLMCache(embedding="all-MiniLM-L6-v2")  # type: ignore[arg-type]
 
 
 def test_zero_argument_construction_uses_the_default_embedder() -> None:

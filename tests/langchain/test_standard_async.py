@@ -19,5 +19,5 @@ pytestmark = [
 
 class TestBinarySemanticLLMCacheAsync(AsyncCacheTestSuite):
     @pytest_asyncio.fixture
-    async def cache(self, embedder: CountingEmbedder) -> BinarySemanticLLMCache:
+    async def cache(self, embedder: CountingEmbedder) -> BinarySemanticLLMCache:  # type: ignore[override]
         return BinarySemanticLLMCache(embedder)
