@@ -1,0 +1,132 @@
+"""The Lua scripts: each write to the shared store is one script, so it is atomic.
+
+KEYS are ``Keys.script_keys()``; ARGV[1] is the key prefix and ARGV[2] the feed's MAXLEN. Entry
+hashes are named from the prefix inside the scripts: they share the namespace's hash tag, so they
+live in the same Redis Cluster slot as the declared keys.
+"""
+
+from __future__ import annotations
+
+_PRELUDE = """
+local P = ARGV[1]
+local MAXLEN = ARGV[2]
+local K_SEQ, K_LAST, K_EPOCH, K_INDEX, K_EXPIRY, K_FEED =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Readers compare it with what they synced from: a new epoch means the store was lost (a Redis
+-- restart without persistence, a flush) and entry ids started again from 1.
+local function epoch()
+  local e = redis.call('GET', K_EPOCH)
+  if not e then
+    local t = redis.call('TIME')
+    e = t[1] .. '.' .. t[2]
+    redis.call('SET', K_EPOCH, e)
+  end
+  return e
+end
+
+-- Each event names the one before it, so a reader detects any event it could not read.
+local function publish(fields)
+  local prev = redis.call('GET', K_LAST) or '0-0'
+  local id = redis.call('XADD', K_FEED, 'MAXLEN', '~', MAXLEN, '*', 'prev', prev, unpack(fields))
+  redis.call('SET', K_LAST, id)
+  return id
+end
+
+local function drop(gid)
+  redis.call('DEL', P .. ':e:' .. gid)
+  redis.call('ZREM', K_INDEX, gid)
+  redis.call('ZREM', K_EXPIRY, gid)
+end
+
+-- Redis expires the entry hashes itself; this removes their ids from the index so that
+-- max_entries counts live entries. Readers expire entries locally, so no event is needed.
+local function reap(now)
+  local gone = redis.call('ZRANGEBYSCORE', K_EXPIRY, '-inf', now, 'LIMIT', 0, 100)
+  for _, gid in ipairs(gone) do drop(gid) end
+end
+"""
+
+# ARGV[3..]: partition, vector, kind, payload, ttl_ms (0 = none), origin, max_entries.
+# Returns {epoch, id, {evicted ids}}; evictions are published before the put.
+PUT = (
+    _PRELUDE
+    + """
+local now = now_ms()
+local e = epoch()
+reap(now)
+local gid = redis.call('INCR', K_SEQ)
+local ttl = tonumber(ARGV[7])
+local x = '0'
+if ttl > 0 then x = string.format('%.0f', now + ttl) end
+local key = P .. ':e:' .. gid
+redis.call('HSET', key, 'p', ARGV[3], 'v', ARGV[4], 'k', ARGV[5], 'r', ARGV[6], 'x', x,
+  'o', ARGV[8])
+if ttl > 0 then
+  redis.call('PEXPIREAT', key, x)
+  redis.call('ZADD', K_EXPIRY, x, gid)
+end
+redis.call('ZADD', K_INDEX, gid, gid)
+local evicted = {}
+local over = redis.call('ZCARD', K_INDEX) - tonumber(ARGV[9])
+if over > 0 then
+  for _, old in ipairs(redis.call('ZRANGE', K_INDEX, 0, over - 1)) do
+    drop(old)
+    publish({'op', 'del', 'g', old})
+    table.insert(evicted, tonumber(old))
+  end
+end
+publish({'op', 'put', 'g', gid, 'p', ARGV[3], 'v', ARGV[4], 'k', ARGV[5], 'r', ARGV[6],
+  'x', x, 'o', ARGV[8]})
+return {e, gid, evicted}
+"""
+)
+
+# ARGV[3]: id, ARGV[4]: the epoch the id belongs to (ids of a lost store name nothing now).
+# Returns {epoch, 1 if removed else 0}.
+DELETE = (
+    _PRELUDE
+    + """
+local e = epoch()
+if e ~= ARGV[4] then return {e, 0} end
+local removed = redis.call('ZREM', K_INDEX, ARGV[3])
+drop(ARGV[3])
+if removed == 1 then publish({'op', 'del', 'g', ARGV[3]}) end
+return {e, removed}
+"""
+)
+
+# ARGV[3]: '1' to clear every partition, else '0'; ARGV[4]: the partition.
+# Returns {epoch, removed}. The event carries the highest id issued so far, so a reader that
+# replays it after a newer snapshot removes nothing written after the clear.
+CLEAR = (
+    _PRELUDE
+    + """
+local e = epoch()
+local up_to = redis.call('GET', K_SEQ) or '0'
+local removed = 0
+for _, gid in ipairs(redis.call('ZRANGE', K_INDEX, 0, -1)) do
+  if ARGV[3] == '1' or redis.call('HGET', P .. ':e:' .. gid, 'p') == ARGV[4] then
+    drop(gid)
+    removed = removed + 1
+  end
+end
+publish({'op', 'clr', 'g', up_to, 'a', ARGV[3], 'p', ARGV[4]})
+return {e, removed}
+"""
+)
+
+# Where a snapshot starts. Returns {epoch, last feed id, highest id issued, Redis time in ms}.
+BEGIN_SYNC = (
+    _PRELUDE
+    + """
+local e = epoch()
+return {e, redis.call('GET', K_LAST) or '0-0', redis.call('GET', K_SEQ) or '0',
+  tostring(now_ms())}
+"""
+)
