@@ -15,6 +15,8 @@ use crate::code::{estimated_cosine, max_distance_for, scan, Collector, Kernel};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 use crate::payload::Payload;
+use crate::persist::log::Removal;
+use crate::persist::{self, stat, Durability, Persist, PersistOptions, PersistedStats};
 use crate::store::{EntryId, EntryInfo, Partition, Store, NEVER};
 
 /// The similarity threshold used when the caller gives none (estimated cosine, 0..1).
@@ -128,6 +130,7 @@ pub struct Cache {
     counters: Counters,
     clock: Arc<dyn Clock>,
     kernel: Kernel,
+    persist: Option<Arc<Persist>>,
 }
 
 impl Cache {
@@ -142,16 +145,128 @@ impl Cache {
     ) -> Result<Self> {
         config.validate()?;
         let store = Store::new(encoder.words(), encoder.dim(), config.rescore);
-        Ok(Self {
+        Ok(Self::assemble(encoder, config, store, [0; 6], clock, None))
+    }
+
+    /// Opens (or creates) the cache stored in directory `path`. Without an encoder, the one the
+    /// cache was written with is used; with one, it must match.
+    pub fn open(
+        path: &std::path::Path,
+        encoder: Option<Encoder>,
+        config: CacheConfig,
+        options: PersistOptions,
+    ) -> Result<Self> {
+        Self::open_with_clock(path, encoder, config, options, Arc::new(SystemClock))
+    }
+
+    pub fn open_with_clock(
+        path: &std::path::Path,
+        encoder: Option<Encoder>,
+        config: CacheConfig,
+        options: PersistOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        config.validate()?;
+        let opened = persist::open(path, encoder, config.rescore, options)?;
+        let cache = Self::assemble(
+            opened.encoder,
+            config,
+            opened.store,
+            opened.stats,
+            clock,
+            Some(opened.persist),
+        );
+        // A smaller max_entries than the cache was written with takes effect at once.
+        if !options.read_only {
+            let mut store = cache.store.write();
+            while store.len() > cache.config.max_entries {
+                cache.evict_one(&mut store)?;
+            }
+        }
+        Ok(cache)
+    }
+
+    fn assemble(
+        encoder: Encoder,
+        config: CacheConfig,
+        store: Store,
+        stats: PersistedStats,
+        clock: Arc<dyn Clock>,
+        persist: Option<Arc<Persist>>,
+    ) -> Self {
+        let counters = Counters {
+            hits: AtomicU64::new(stats[stat::HITS]),
+            misses: AtomicU64::new(stats[stat::MISSES]),
+            inserts: AtomicU64::new(stats[stat::INSERTS]),
+            evictions: AtomicU64::new(stats[stat::EVICTIONS]),
+            expirations: AtomicU64::new(stats[stat::EXPIRATIONS]),
+            deletes: AtomicU64::new(stats[stat::DELETES]),
+        };
+        Self {
             max_distance: max_distance_for(config.similarity_threshold, encoder.bits()),
             encoder,
             config,
             store: RwLock::new(store),
             touches: Mutex::new(Vec::new()),
-            counters: Counters::default(),
+            counters,
             clock,
             kernel: Kernel::detect(),
-        })
+            persist,
+        }
+    }
+
+    /// The directory this cache persists to, if any.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.persist.as_deref().map(Persist::path)
+    }
+
+    /// Whether the cache was opened read-only alongside a writer.
+    pub fn is_read_only(&self) -> bool {
+        self.persist.as_deref().is_some_and(Persist::read_only)
+    }
+
+    /// Makes every logged change durable.
+    pub fn flush(&self) -> Result<()> {
+        self.persist.as_deref().map_or(Ok(()), Persist::flush)
+    }
+
+    /// Writes a snapshot (so the next open maps it instead of replaying the log) and starts an
+    /// empty log. Lookups go on meanwhile; writers wait.
+    pub fn save(&self) -> Result<()> {
+        let Some(persist) = &self.persist else {
+            return Ok(());
+        };
+        persist.check_writable()?;
+        let mut store = self.store.write();
+        self.apply_touches(&mut store);
+        let store = parking_lot::RwLockWriteGuard::downgrade(store);
+        persist.save(&store, &self.persisted_stats())
+    }
+
+    fn persisted_stats(&self) -> PersistedStats {
+        let c = &self.counters;
+        let mut stats = [0u64; 6];
+        stats[stat::HITS] = c.hits.load(Ordering::Relaxed);
+        stats[stat::MISSES] = c.misses.load(Ordering::Relaxed);
+        stats[stat::INSERTS] = c.inserts.load(Ordering::Relaxed);
+        stats[stat::EVICTIONS] = c.evictions.load(Ordering::Relaxed);
+        stats[stat::EXPIRATIONS] = c.expirations.load(Ordering::Relaxed);
+        stats[stat::DELETES] = c.deletes.load(Ordering::Relaxed);
+        stats
+    }
+
+    /// After a write: flush when every write must be durable, compact when the log is large.
+    fn after_write(&self) -> Result<()> {
+        let Some(persist) = &self.persist else {
+            return Ok(());
+        };
+        if persist.durability() == Durability::EveryWrite {
+            persist.flush()?;
+        }
+        if persist.wants_compaction() {
+            self.save()?;
+        }
+        Ok(())
     }
 
     pub fn encoder(&self) -> &Encoder {
@@ -250,47 +365,106 @@ impl Cache {
             Some(seconds) => Some(ttl_ms(seconds)?),
             None => None,
         };
-        let payload = Payload::new(kind, payload)?;
+        let bytes = payload;
+        let payload = Payload::new(kind, bytes)?;
         let vector = self.config.rescore.then_some(embedding);
-        let mut store = self.store.write();
-        let now = self.clock.now_ms();
-        let expires = ttl.map_or(NEVER, |t| now.saturating_add(t).min(NEVER));
-        self.prepare_write(&mut store, now);
-        while store.len() >= self.config.max_entries {
-            if store.has_expired(now) {
-                self.reclaim(&mut store, now);
-            } else if store.evict_lru() {
-                self.counters.evictions.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some(persist) = &self.persist {
+            persist.check_writable()?;
         }
-        let id = store.insert(partition, &code, vector, payload, now, expires);
-        self.counters.inserts.fetch_add(1, Ordering::Relaxed);
+        let id = {
+            let mut store = self.store.write();
+            let now = self.clock.now_ms();
+            let expires = ttl.map_or(NEVER, |t| now.saturating_add(t).min(NEVER));
+            self.prepare_write(&mut store, now)?;
+            while store.len() >= self.config.max_entries {
+                if store.has_expired(now) {
+                    self.reclaim(&mut store, now)?;
+                } else {
+                    self.evict_one(&mut store)?;
+                }
+            }
+            let id = store.insert(partition, &code, vector, payload, now, expires);
+            self.counters.inserts.fetch_add(1, Ordering::Relaxed);
+            if let Some(persist) = &self.persist {
+                persist
+                    .log(|log| log.put(id, partition, &code, vector, kind, bytes, now, expires))?;
+            }
+            id
+        };
+        self.after_write()?;
         Ok(id)
     }
 
-    /// Removes one entry; false when the id names no live entry.
-    pub fn delete(&self, id: EntryId) -> bool {
-        let mut store = self.store.write();
-        self.prepare_write(&mut store, self.clock.now_ms());
-        let deleted = store.delete(id);
-        if deleted {
-            self.counters.deletes.fetch_add(1, Ordering::Relaxed);
+    fn evict_one(&self, store: &mut Store) -> Result<()> {
+        if let Some(id) = store.evict_lru() {
+            self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+            if let Some(persist) = &self.persist {
+                persist.log_removals(&[id], Removal::Evicted)?;
+            }
         }
-        deleted
+        Ok(())
+    }
+
+    /// Removes one entry; false when the id names no live entry.
+    pub fn delete(&self, id: EntryId) -> Result<bool> {
+        if let Some(persist) = &self.persist {
+            persist.check_writable()?;
+        }
+        let deleted = {
+            let mut store = self.store.write();
+            self.prepare_write(&mut store, self.clock.now_ms())?;
+            let deleted = store.delete(id);
+            if deleted {
+                self.counters.deletes.fetch_add(1, Ordering::Relaxed);
+                if let Some(persist) = &self.persist {
+                    persist.log_removals(&[id], Removal::Deleted)?;
+                }
+            }
+            deleted
+        };
+        self.after_write()?;
+        Ok(deleted)
     }
 
     /// Removes every entry, or those of one partition; returns how many.
-    pub fn clear(&self, partition: Option<&str>) -> usize {
-        let mut store = self.store.write();
-        self.prepare_write(&mut store, self.clock.now_ms());
-        let removed = match partition {
-            Some(name) => store.clear_partition(name),
-            None => store.clear_all(),
+    pub fn clear(&self, partition: Option<&str>) -> Result<usize> {
+        if let Some(persist) = &self.persist {
+            persist.check_writable()?;
+        }
+        let removed = {
+            let mut store = self.store.write();
+            self.prepare_write(&mut store, self.clock.now_ms())?;
+            let removed = match partition {
+                Some(name) => store.clear_partition(name),
+                None => store.clear_all(),
+            };
+            self.counters
+                .deletes
+                .fetch_add(removed as u64, Ordering::Relaxed);
+            if let Some(persist) = &self.persist {
+                persist.log(|log| log.clear(partition))?;
+            }
+            removed
         };
-        self.counters
-            .deletes
-            .fetch_add(removed as u64, Ordering::Relaxed);
-        removed
+        self.after_write()?;
+        Ok(removed)
+    }
+
+    /// Removes every partition whose name starts with `prefix`; returns how many entries.
+    pub fn clear_prefix(&self, prefix: &str) -> Result<usize> {
+        let names: Vec<String> = self
+            .store
+            .read()
+            .partition_names()
+            .into_iter()
+            .filter(|n| !n.is_empty() && n.starts_with(prefix))
+            .map(str::to_owned)
+            .collect();
+        let mut removed = 0;
+        for name in names {
+            removed += self.clear(Some(&name))?;
+        }
+        Ok(removed)
     }
 
     pub fn stats(&self) -> Stats {
@@ -333,16 +507,20 @@ impl Cache {
         info.expires_ms.is_none_or(|t| t > now).then_some(info)
     }
 
-    fn prepare_write(&self, store: &mut Store, now: u64) {
+    fn prepare_write(&self, store: &mut Store, now: u64) -> Result<()> {
         self.apply_touches(store);
-        self.reclaim(store, now);
+        self.reclaim(store, now)
     }
 
-    fn reclaim(&self, store: &mut Store, now: u64) {
+    fn reclaim(&self, store: &mut Store, now: u64) -> Result<()> {
         let reclaimed = store.reclaim_expired(now, RECLAIM_PER_WRITE);
         self.counters
             .expirations
-            .fetch_add(reclaimed as u64, Ordering::Relaxed);
+            .fetch_add(reclaimed.len() as u64, Ordering::Relaxed);
+        match &self.persist {
+            Some(persist) => persist.log_removals(&reclaimed, Removal::Expired),
+            None => Ok(()),
+        }
     }
 
     fn apply_touches(&self, store: &mut Store) {

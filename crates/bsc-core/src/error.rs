@@ -40,6 +40,24 @@ pub enum Error {
     #[error("payload kind must be below {max}, got {got}")]
     InvalidPayloadKind { max: u8, got: u8 },
 
+    #[error("{path} holds no cache yet; give an encoder to create one")]
+    NoCache { path: PathBuf },
+
+    #[error("the cache at {path} was written with {expected}; got {got}")]
+    EncoderMismatch {
+        path: PathBuf,
+        expected: String,
+        got: String,
+    },
+
+    #[error(
+        "the cache at {path} was written without re-scoring vectors; open it with rescore=False"
+    )]
+    RescoreMismatch { path: PathBuf },
+
+    #[error("the cache at {path} was opened read-only; open it without read_only to write")]
+    ReadOnly { path: PathBuf },
+
     #[error("I/O error on {path}: {source}")]
     Io {
         path: PathBuf,

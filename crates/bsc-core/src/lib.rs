@@ -10,6 +10,7 @@ pub mod code;
 pub mod encoder;
 pub mod error;
 mod payload;
+pub mod persist;
 mod store;
 
 pub use cache::{
@@ -21,4 +22,5 @@ pub use code::{estimated_cosine, hamming, max_distance_for, Kernel};
 pub use encoder::{Encoder, DEFAULT_SEED};
 pub use error::{Error, Result};
 pub use payload::MAX_PAYLOAD_BYTES;
+pub use persist::{Durability, PersistOptions, FORMAT_VERSION};
 pub use store::{EntryId, EntryInfo};

@@ -5,9 +5,11 @@
 //! its entries contiguously ([`Planes`]) with the slot of each position, so a lookup scans only its
 //! partition. The LRU order is an intrusive doubly-linked list through the slots.
 
+use std::any::Any;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use crate::code::Planes;
 use crate::payload::Payload;
@@ -23,7 +25,7 @@ pub(crate) fn entry_id(slot: u32, generation: u32) -> EntryId {
     (u64::from(generation) << 32) | u64::from(slot)
 }
 
-fn split_id(id: EntryId) -> (u32, u32) {
+pub(crate) fn split_id(id: EntryId) -> (u32, u32) {
     (id as u32, (id >> 32) as u32)
 }
 
@@ -56,6 +58,23 @@ struct Slot {
     hits: AtomicU32,
     /// Seconds since the Unix epoch (informational; the LRU order is the list).
     last_access_s: AtomicU32,
+}
+
+impl Slot {
+    fn empty() -> Self {
+        Self {
+            payload: None,
+            created: Millis48::default(),
+            expires: Millis48::new(NEVER),
+            generation: 0,
+            partition: NIL,
+            pos: 0,
+            prev: NIL,
+            next: NIL,
+            hits: AtomicU32::new(0),
+            last_access_s: AtomicU32::new(0),
+        }
+    }
 }
 
 /// Entries that may answer each other's lookups.
@@ -116,7 +135,42 @@ pub(crate) struct Store {
     expiry: BinaryHeap<Reverse<(u64, u32, u32)>>,
     len: usize,
     payload_bytes: usize,
+    /// While a snapshot and log are replayed, slots are placed by id and freed slots are not
+    /// listed; `finish_restore` lists them.
+    restoring: bool,
+    /// Mapped snapshots that borrowed payloads point into; declared last so they outlive the slots.
+    mappings: Vec<Arc<dyn Any + Send + Sync>>,
 }
+
+/// One entry as a snapshot writes it.
+pub(crate) struct EntryView<'a> {
+    pub slot: u32,
+    pub generation: u32,
+    pub partition: u32,
+    pub code: Vec<u64>,
+    pub vector: Option<(&'a [i8], f32)>,
+    pub payload: &'a Payload,
+    pub created_ms: u64,
+    pub expires_ms: u64,
+    pub hits: u32,
+    pub last_access_s: u32,
+}
+
+/// One entry as a snapshot or log restores it.
+pub(crate) struct Restored<'a> {
+    pub id: EntryId,
+    pub partition: &'a str,
+    pub code: &'a [u64],
+    pub vector: Option<Quantised>,
+    pub payload: Payload,
+    pub created_ms: u64,
+    pub expires_ms: u64,
+    pub hits: u32,
+    pub last_access_s: u32,
+}
+
+/// An int8 re-scoring vector and its norm.
+pub(crate) type Quantised = (Vec<i8>, f32);
 
 impl Store {
     pub(crate) fn new(words: usize, dim: usize, rescore: bool) -> Self {
@@ -134,6 +188,8 @@ impl Store {
             expiry: BinaryHeap::new(),
             len: 0,
             payload_bytes: 0,
+            restoring: false,
+            mappings: Vec::new(),
         }
     }
 
@@ -181,25 +237,45 @@ impl Store {
         expires_ms: u64,
     ) -> EntryId {
         let slot = self.allocate_slot();
+        let quantised = self
+            .rescore
+            .then(|| quantise(vector.unwrap_or(&[]), self.dim));
+        let s = &mut self.slots[slot as usize];
+        *s.hits.get_mut() = 0;
+        *s.last_access_s.get_mut() = seconds(now_ms);
+        self.place(
+            slot, partition, code, quantised, payload, now_ms, expires_ms,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn place(
+        &mut self,
+        slot: u32,
+        partition: &str,
+        code: &[u64],
+        quantised: Option<Quantised>,
+        payload: Payload,
+        created_ms: u64,
+        expires_ms: u64,
+    ) -> EntryId {
         let part_index = self.partition_index_or_create(partition);
         let part = &mut self.partitions[part_index as usize];
         let pos = part.slots.len() as u32;
         part.codes.push(code);
         part.slots.push(slot);
         if self.rescore {
-            let (quantised, norm) = quantise(vector.unwrap_or(&[]), self.dim);
-            part.vectors.extend_from_slice(&quantised);
+            let (vector, norm) = quantised.unwrap_or_else(|| (vec![0; self.dim], 0.0));
+            part.vectors.extend_from_slice(&vector);
             part.norms.push(norm);
         }
         self.payload_bytes += payload.len();
         let s = &mut self.slots[slot as usize];
         s.payload = Some(payload);
-        s.created = Millis48::new(now_ms);
+        s.created = Millis48::new(created_ms);
         s.expires = Millis48::new(expires_ms);
         s.partition = part_index;
         s.pos = pos;
-        *s.hits.get_mut() = 0;
-        *s.last_access_s.get_mut() = seconds(now_ms);
         let generation = s.generation;
         if expires_ms < NEVER {
             self.expiry.push(Reverse((expires_ms, slot, generation)));
@@ -207,6 +283,103 @@ impl Store {
         self.link_tail(slot);
         self.len += 1;
         entry_id(slot, generation)
+    }
+
+    /// Starts placing entries by id (snapshot load and log replay).
+    pub(crate) fn begin_restore(&mut self) {
+        self.restoring = true;
+    }
+
+    /// Places one restored entry in its own slot, at the most recently used end. False when the
+    /// slot is already taken (a damaged snapshot or log).
+    pub(crate) fn restore(&mut self, entry: Restored<'_>) -> bool {
+        let (slot, generation) = split_id(entry.id);
+        if slot == NIL {
+            return false;
+        }
+        while self.slots.len() <= slot as usize {
+            self.slots.push(Slot::empty());
+        }
+        let s = &mut self.slots[slot as usize];
+        if s.payload.is_some() {
+            return false;
+        }
+        s.generation = generation;
+        *s.hits.get_mut() = entry.hits;
+        *s.last_access_s.get_mut() = entry.last_access_s;
+        self.place(
+            slot,
+            entry.partition,
+            entry.code,
+            entry.vector,
+            entry.payload,
+            entry.created_ms,
+            entry.expires_ms,
+        );
+        true
+    }
+
+    /// Ends a restore: free slots keep at least their persisted generation and are listed.
+    pub(crate) fn finish_restore(&mut self, generations: &[u32]) {
+        self.restoring = false;
+        while self.slots.len() < generations.len() {
+            self.slots.push(Slot::empty());
+        }
+        self.free_head = NIL;
+        for index in (0..self.slots.len()).rev() {
+            let s = &mut self.slots[index];
+            if s.payload.is_none() {
+                if let Some(&g) = generations.get(index) {
+                    s.generation = s.generation.max(g);
+                }
+                s.next = self.free_head;
+                self.free_head = index as u32;
+            }
+        }
+    }
+
+    /// Keeps a mapping alive for payloads borrowed from it.
+    pub(crate) fn keep_mapping(&mut self, mapping: Arc<dyn Any + Send + Sync>) {
+        self.mappings.push(mapping);
+    }
+
+    /// Every slot's generation, free slots included, so reopened ids never repeat old ones.
+    pub(crate) fn generations(&self) -> Vec<u32> {
+        self.slots.iter().map(|s| s.generation).collect()
+    }
+
+    /// Partition names by index; freed indexes have empty names and no entries.
+    pub(crate) fn partition_names(&self) -> Vec<&str> {
+        self.partitions.iter().map(|p| &*p.name).collect()
+    }
+
+    /// Calls `f` for every held entry, least recently used first.
+    pub(crate) fn for_each_lru<E>(
+        &self,
+        mut f: impl FnMut(EntryView<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut slot = self.lru_head;
+        while slot != NIL {
+            let s = &self.slots[slot as usize];
+            if let Some(payload) = s.payload.as_ref() {
+                let part = &self.partitions[s.partition as usize];
+                let pos = s.pos as usize;
+                f(EntryView {
+                    slot,
+                    generation: s.generation,
+                    partition: s.partition,
+                    code: part.codes.code(pos),
+                    vector: part.vector_at(pos, self.dim),
+                    payload,
+                    created_ms: s.created.get(),
+                    expires_ms: s.expires.get(),
+                    hits: s.hits.load(Ordering::Relaxed),
+                    last_access_s: s.last_access_s.load(Ordering::Relaxed),
+                })?;
+            }
+            slot = s.next;
+        }
+        Ok(())
     }
 
     /// Moves a live entry to the most recently used end.
@@ -233,13 +406,15 @@ impl Store {
         }
     }
 
-    /// Removes the least recently used entry; returns whether there was one.
-    pub(crate) fn evict_lru(&mut self) -> bool {
+    /// Removes the least recently used entry and returns its id.
+    pub(crate) fn evict_lru(&mut self) -> Option<EntryId> {
         if self.lru_head == NIL {
-            return false;
+            return None;
         }
-        self.remove(self.lru_head);
-        true
+        let slot = self.lru_head;
+        let id = entry_id(slot, self.slots[slot as usize].generation);
+        self.remove(slot);
+        Some(id)
     }
 
     /// Whether any held entry has expired by `now`.
@@ -250,17 +425,17 @@ impl Store {
             .is_some_and(|Reverse((t, _, _))| *t <= now_ms)
     }
 
-    /// Removes up to `limit` entries expired by `now`, earliest expiry first.
-    pub(crate) fn reclaim_expired(&mut self, now_ms: u64, limit: usize) -> usize {
-        let mut reclaimed = 0;
-        while reclaimed < limit {
+    /// Removes up to `limit` entries expired by `now`, earliest expiry first; returns their ids.
+    pub(crate) fn reclaim_expired(&mut self, now_ms: u64, limit: usize) -> Vec<EntryId> {
+        let mut reclaimed = Vec::new();
+        while reclaimed.len() < limit {
             self.drop_stale_expiry_records();
             match self.expiry.peek() {
-                Some(Reverse((t, slot, _))) if *t <= now_ms => {
-                    let slot = *slot;
+                Some(Reverse((t, slot, generation))) if *t <= now_ms => {
+                    let (slot, generation) = (*slot, *generation);
                     self.expiry.pop();
                     self.remove(slot);
-                    reclaimed += 1;
+                    reclaimed.push(entry_id(slot, generation));
                 }
                 _ => break,
             }
@@ -363,18 +538,7 @@ impl Store {
             self.free_head = self.slots[slot as usize].next;
             return slot;
         }
-        self.slots.push(Slot {
-            payload: None,
-            created: Millis48::default(),
-            expires: Millis48::new(NEVER),
-            generation: 0,
-            partition: NIL,
-            pos: 0,
-            prev: NIL,
-            next: NIL,
-            hits: AtomicU32::new(0),
-            last_access_s: AtomicU32::new(0),
-        });
+        self.slots.push(Slot::empty());
         (self.slots.len() - 1) as u32
     }
 
@@ -412,8 +576,10 @@ impl Store {
         }
         s.generation = s.generation.wrapping_add(1);
         s.partition = NIL;
-        s.next = self.free_head;
-        self.free_head = slot;
+        if !self.restoring {
+            s.next = self.free_head;
+            self.free_head = slot;
+        }
         self.len -= 1;
 
         let dim = self.dim;
@@ -505,7 +671,7 @@ fn seconds(ms: u64) -> u32 {
 }
 
 /// Symmetric int8 quantisation; the scale cancels out of the cosine, so only the norm is kept.
-fn quantise(vector: &[f32], dim: usize) -> (Vec<i8>, f32) {
+pub(crate) fn quantise(vector: &[f32], dim: usize) -> (Vec<i8>, f32) {
     let max = vector.iter().fold(0f32, |m, v| m.max(v.abs()));
     let scale = if max > 0.0 { 127.0 / max } else { 0.0 };
     let mut out: Vec<i8> = vector.iter().map(|v| (v * scale).round() as i8).collect();

@@ -39,7 +39,7 @@ fn eight_threads_mixed_operations_keep_the_counts() {
                         6..=8 => ids.push(cache.put(&v, partition, 0, b"payload", None).unwrap()),
                         _ => {
                             if let Some(id) = ids.pop() {
-                                cache.delete(id);
+                                cache.delete(id).unwrap();
                             }
                         }
                     }

@@ -191,7 +191,7 @@ fn run(ops: Vec<Op>, bits: usize, max_entries: usize, threshold: f64, seed: u64)
                 let id = model.ever[pick % model.ever.len()];
                 model.reclaim(now);
                 let expected = model.entries.iter().position(|e| e.id == id);
-                assert_eq!(cache.delete(id), expected.is_some());
+                assert_eq!(cache.delete(id).unwrap(), expected.is_some());
                 if let Some(i) = expected {
                     model.entries.remove(i);
                 }
@@ -203,7 +203,10 @@ fn run(ops: Vec<Op>, bits: usize, max_entries: usize, threshold: f64, seed: u64)
                 model
                     .entries
                     .retain(|e| part.as_ref().is_some_and(|p| &e.part != p));
-                assert_eq!(cache.clear(part.as_deref()), before - model.entries.len());
+                assert_eq!(
+                    cache.clear(part.as_deref()).unwrap(),
+                    before - model.entries.len()
+                );
             }
             Op::Advance { ms } => clock.advance(ms),
         }

@@ -1,8 +1,14 @@
 //! `BinarySemanticCache` and `CacheHit`.
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use bsc_core::{Cache, CacheConfig, Hit, DEFAULT_MAX_ENTRIES, DEFAULT_SIMILARITY_THRESHOLD};
+use bsc_core::{
+    Cache, CacheConfig, Durability, Hit, PersistOptions, DEFAULT_MAX_ENTRIES,
+    DEFAULT_SIMILARITY_THRESHOLD,
+};
+use parking_lot::RwLock;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -59,13 +65,18 @@ fn to_hit(py: Python<'_>, hit: Hit) -> PyResult<PyCacheHit> {
 /// A semantic cache: embeddings in, the response stored for the nearest similar embedding out.
 ///
 /// Lookups and puts are thread-safe and release the GIL. A ``partition`` keeps entries apart:
-/// a lookup never returns an entry of another partition.
+/// a lookup never returns an entry of another partition. With ``path`` the cache lives in that
+/// directory: changes are logged and made durable per ``durability`` ("always", "interval"
+/// every ``flush_interval_seconds``, or "manual"), ``save()`` writes a snapshot, ``close()``
+/// saves and releases the directory.
 ///
 /// Example:
 ///     >>> cache = BinarySemanticCache(BinaryEncoder(384), max_entries=10_000)
 ///     >>> cache.put(embedding, "Paris")
 ///     >>> cache.get(embedding).response
 ///     'Paris'
+///     >>> with BinarySemanticCache(BinaryEncoder(384), path="cache-dir") as durable:
+///     ...     durable.put(embedding, "Paris")
 #[pyclass(
     module = "binary_semantic_cache._core",
     name = "BinarySemanticCache",
@@ -73,26 +84,65 @@ fn to_hit(py: Python<'_>, hit: Hit) -> PyResult<PyCacheHit> {
     subclass
 )]
 pub struct PyBinarySemanticCache {
-    inner: Arc<Cache>,
+    /// `None` once closed.
+    inner: RwLock<Option<Arc<Cache>>>,
     encoder: Py<PyBinaryEncoder>,
+}
+
+fn persist_options(
+    durability: &str,
+    flush_interval_seconds: f64,
+    read_only: bool,
+) -> PyResult<PersistOptions> {
+    let durability = match durability {
+        "always" => Durability::EveryWrite,
+        "manual" => Durability::Manual,
+        "interval" => {
+            if !(flush_interval_seconds.is_finite() && flush_interval_seconds > 0.0) {
+                return Err(PyValueError::new_err(format!(
+                    "flush_interval_seconds must be a finite number greater than 0, got {flush_interval_seconds}"
+                )));
+            }
+            Durability::Interval(Duration::from_secs_f64(flush_interval_seconds))
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "durability must be 'always', 'interval' or 'manual', got {other:?}"
+            )))
+        }
+    };
+    Ok(PersistOptions {
+        durability,
+        read_only,
+    })
 }
 
 #[pymethods]
 impl PyBinarySemanticCache {
     #[new]
     #[pyo3(signature = (
-        encoder,
+        encoder = None,
         max_entries = DEFAULT_MAX_ENTRIES as i64,
         similarity_threshold = DEFAULT_SIMILARITY_THRESHOLD,
         ttl_seconds = None,
         rescore = false,
+        path = None,
+        durability = "interval",
+        flush_interval_seconds = 1.0,
+        read_only = false,
     ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
-        encoder: Bound<'_, PyBinaryEncoder>,
+        py: Python<'_>,
+        encoder: Option<Bound<'_, PyBinaryEncoder>>,
         max_entries: i64,
         similarity_threshold: f64,
         ttl_seconds: Option<f64>,
         rescore: bool,
+        path: Option<PathBuf>,
+        durability: &str,
+        flush_interval_seconds: f64,
+        read_only: bool,
     ) -> PyResult<Self> {
         let max_entries = usize::try_from(max_entries).map_err(|_| {
             PyValueError::new_err(format!("max_entries must be at least 1, got {max_entries}"))
@@ -103,11 +153,34 @@ impl PyBinarySemanticCache {
             ttl_seconds,
             rescore,
         };
-        let core_encoder = (*encoder.get().inner).clone();
-        let inner = Cache::new(core_encoder, config).map_err(to_py)?;
+        let core_encoder = encoder.as_ref().map(|e| (*e.get().inner).clone());
+        let cache = match path {
+            Some(path) => {
+                let options = persist_options(durability, flush_interval_seconds, read_only)?;
+                py.detach(|| Cache::open(&path, core_encoder, config, options))
+            }
+            None => {
+                let core_encoder = core_encoder.ok_or_else(|| {
+                    PyValueError::new_err(
+                        "an encoder is required unless path names an existing cache",
+                    )
+                })?;
+                Cache::new(core_encoder, config)
+            }
+        }
+        .map_err(to_py)?;
+        let encoder = match encoder {
+            Some(e) => e.unbind(),
+            None => Py::new(
+                py,
+                PyBinaryEncoder {
+                    inner: Arc::new(cache.encoder().clone()),
+                },
+            )?,
+        };
         Ok(Self {
-            inner: Arc::new(inner),
-            encoder: encoder.unbind(),
+            inner: RwLock::new(Some(Arc::new(cache))),
+            encoder,
         })
     }
 
@@ -116,30 +189,70 @@ impl PyBinarySemanticCache {
         self.encoder.clone_ref(py)
     }
 
+    /// The directory the cache persists to, or ``None`` when it lives in memory only.
     #[getter]
-    fn max_entries(&self) -> usize {
-        self.inner.config().max_entries
+    fn path(&self) -> PyResult<Option<PathBuf>> {
+        Ok(self.cache()?.path().map(PathBuf::from))
+    }
+
+    /// Makes every change so far durable on disk (no-op without ``path``).
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        let cache = self.cache()?;
+        py.detach(|| cache.flush()).map_err(to_py)
+    }
+
+    /// Writes a snapshot so the next open maps it instead of replaying the log.
+    fn save(&self, py: Python<'_>) -> PyResult<()> {
+        let cache = self.cache()?;
+        py.detach(|| cache.save()).map_err(to_py)
+    }
+
+    /// Saves (when writable) and releases the directory; later calls raise ``ValueError``.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(cache) = self.inner.write().take() else {
+            return Ok(());
+        };
+        py.detach(|| match cache.path() {
+            Some(_) if !cache.is_read_only() => cache.save(),
+            _ => Ok(()),
+        })
+        .map_err(to_py)
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
     }
 
     #[getter]
-    fn similarity_threshold(&self) -> f64 {
-        self.inner.config().similarity_threshold
+    fn max_entries(&self) -> PyResult<usize> {
+        Ok(self.cache()?.config().max_entries)
     }
 
     #[getter]
-    fn ttl_seconds(&self) -> Option<f64> {
-        self.inner.config().ttl_seconds
+    fn similarity_threshold(&self) -> PyResult<f64> {
+        Ok(self.cache()?.config().similarity_threshold)
     }
 
     #[getter]
-    fn rescore(&self) -> bool {
-        self.inner.config().rescore
+    fn ttl_seconds(&self) -> PyResult<Option<f64>> {
+        Ok(self.cache()?.config().ttl_seconds)
+    }
+
+    #[getter]
+    fn rescore(&self) -> PyResult<bool> {
+        Ok(self.cache()?.config().rescore)
     }
 
     /// The popcount instruction set the scans use on this CPU.
     #[getter]
-    fn kernel(&self) -> &'static str {
-        self.inner.kernel().name()
+    fn kernel(&self) -> PyResult<&'static str> {
+        Ok(self.cache()?.kernel().name())
     }
 
     /// The most similar entry within the threshold, or ``None``. Counted as a hit or a miss.
@@ -152,7 +265,7 @@ impl PyBinarySemanticCache {
     ) -> PyResult<Option<PyCacheHit>> {
         let vector = arrays::vector(embedding)?;
         let partition = partition.unwrap_or(DEFAULT_PARTITION);
-        let cache = &self.inner;
+        let cache = &self.cache()?;
         let hit = py.detach(|| cache.get(&vector, partition)).map_err(to_py)?;
         hit.map(|h| to_hit(py, h)).transpose()
     }
@@ -166,14 +279,14 @@ impl PyBinarySemanticCache {
         partition: Option<&str>,
     ) -> PyResult<Vec<Option<PyCacheHit>>> {
         let array = arrays::matrix(embeddings)?;
-        let dim = self.inner.encoder().dim();
+        let dim = self.cache()?.encoder().dim();
         let data = arrays::rows_of(&array, dim)?;
         let partition = partition.unwrap_or(DEFAULT_PARTITION);
         let mut hits = Vec::with_capacity(data.len() / dim);
         // Copied out in blocks so a large batch never doubles its memory.
         for block in data.chunks(BATCH_ROWS * dim) {
             let block = block.to_vec();
-            let cache = &self.inner;
+            let cache = &self.cache()?;
             let found = py
                 .detach(|| {
                     block
@@ -202,7 +315,7 @@ impl PyBinarySemanticCache {
     ) -> PyResult<Vec<PyCacheHit>> {
         let vector = arrays::vector(embedding)?;
         let partition = partition.unwrap_or(DEFAULT_PARTITION);
-        let cache = &self.inner;
+        let cache = &self.cache()?;
         let hits = py
             .detach(|| cache.search(&vector, partition, k, min_similarity))
             .map_err(to_py)?;
@@ -222,7 +335,7 @@ impl PyBinarySemanticCache {
         let vector = arrays::vector(embedding)?;
         let (kind, bytes) = response::encode(response)?;
         let partition = partition.unwrap_or(DEFAULT_PARTITION);
-        let cache = &self.inner;
+        let cache = &self.cache()?;
         py.detach(|| cache.put(&vector, partition, kind, &bytes, ttl_seconds))
             .map_err(to_py)
     }
@@ -238,7 +351,7 @@ impl PyBinarySemanticCache {
         ttl_seconds: Option<f64>,
     ) -> PyResult<Vec<u64>> {
         let array = arrays::matrix(embeddings)?;
-        let dim = self.inner.encoder().dim();
+        let dim = self.cache()?.encoder().dim();
         let data = arrays::rows_of(&array, dim)?;
         let rows = data.len() / dim;
         let payloads = responses
@@ -253,7 +366,7 @@ impl PyBinarySemanticCache {
         }
         // Every row is checked before any is stored, so a bad row stores nothing.
         for row in data.chunks_exact(dim) {
-            self.inner.encoder().validate(row).map_err(to_py)?;
+            self.cache()?.encoder().validate(row).map_err(to_py)?;
         }
         let partition = partition.unwrap_or(DEFAULT_PARTITION);
         let mut ids = Vec::with_capacity(rows);
@@ -262,7 +375,7 @@ impl PyBinarySemanticCache {
             .zip(payloads.chunks(BATCH_ROWS))
         {
             let block = block.to_vec();
-            let cache = &self.inner;
+            let cache = &self.cache()?;
             let stored = py
                 .detach(|| {
                     block
@@ -280,22 +393,28 @@ impl PyBinarySemanticCache {
     }
 
     /// Removes one entry; ``False`` when the id names no live entry.
-    fn delete(&self, py: Python<'_>, id: u64) -> bool {
-        let cache = &self.inner;
-        py.detach(|| cache.delete(id))
+    fn delete(&self, py: Python<'_>, id: u64) -> PyResult<bool> {
+        let cache = &self.cache()?;
+        py.detach(|| cache.delete(id)).map_err(to_py)
     }
 
     /// Removes every entry, or only those of ``partition``; returns how many were removed.
     #[pyo3(signature = (partition = None))]
-    fn clear(&self, py: Python<'_>, partition: Option<&str>) -> usize {
-        let cache = &self.inner;
-        py.detach(|| cache.clear(partition))
+    fn clear(&self, py: Python<'_>, partition: Option<&str>) -> PyResult<usize> {
+        let cache = &self.cache()?;
+        py.detach(|| cache.clear(partition)).map_err(to_py)
+    }
+
+    /// Removes every partition whose name starts with ``prefix``; returns how many entries.
+    fn clear_prefix(&self, py: Python<'_>, prefix: &str) -> PyResult<usize> {
+        let cache = &self.cache()?;
+        py.detach(|| cache.clear_prefix(prefix)).map_err(to_py)
     }
 
     /// Counters and sizes: entries, partitions, hits, misses, inserts, evictions, expirations,
     /// deletes, payload_bytes, memory_bytes.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.inner.stats();
+        let s = self.cache()?.stats();
         let dict = PyDict::new(py);
         for (key, value) in [
             ("entries", s.entries),
@@ -316,26 +435,38 @@ impl PyBinarySemanticCache {
 
     /// Ids of the held entries, least recently used first.
     fn ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let cache = &self.inner;
+        let cache = &self.cache()?;
         let ids: Vec<u64> = py.detach(|| cache.entries().into_iter().map(|e| e.id).collect());
         PyList::new(py, ids)
     }
 
-    fn __len__(&self) -> usize {
-        self.inner.len()
+    fn __len__(&self) -> PyResult<usize> {
+        Ok(self.cache()?.len())
     }
 
     fn __repr__(&self) -> String {
-        let c = self.inner.config();
+        let Ok(cache) = self.cache() else {
+            return "BinarySemanticCache(closed)".to_owned();
+        };
+        let c = cache.config();
         format!(
             "BinarySemanticCache(entries={}, max_entries={}, similarity_threshold={}, \
              ttl_seconds={:?}, rescore={}, code_bits={})",
-            self.inner.len(),
+            cache.len(),
             c.max_entries,
             c.similarity_threshold,
             c.ttl_seconds,
             if c.rescore { "True" } else { "False" },
-            self.inner.encoder().bits()
+            cache.encoder().bits()
         )
+    }
+}
+
+impl PyBinarySemanticCache {
+    fn cache(&self) -> PyResult<Arc<Cache>> {
+        self.inner
+            .read()
+            .clone()
+            .ok_or_else(|| PyValueError::new_err("the cache is closed"))
     }
 }

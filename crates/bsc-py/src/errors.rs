@@ -1,7 +1,7 @@
 //! The one mapping from core errors to Python exceptions.
 
 use bsc_core::Error;
-use pyo3::exceptions::{PyException, PyOSError, PyValueError};
+use pyo3::exceptions::{PyException, PyOSError, PyPermissionError, PyValueError};
 use pyo3::{create_exception, PyErr};
 
 create_exception!(
@@ -27,9 +27,11 @@ create_exception!(
 pub fn to_py(err: Error) -> PyErr {
     let message = err.to_string();
     match err {
-        Error::Io { source, .. } => {
-            PyOSError::new_err((source.raw_os_error().unwrap_or(0), message))
-        }
+        Error::Io { source, .. } => match source.raw_os_error() {
+            Some(errno) => PyOSError::new_err((errno, message)),
+            None => PyOSError::new_err(message),
+        },
+        Error::ReadOnly { .. } => PyPermissionError::new_err(message),
         Error::Corrupt { .. } => CorruptCacheError::new_err(message),
         Error::UnsupportedFormat { .. } => UnsupportedFormatError::new_err(message),
         _ => PyValueError::new_err(message),

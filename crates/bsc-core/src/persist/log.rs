@@ -1,0 +1,363 @@
+//! The append-only log of changes since the last snapshot.
+//!
+//! A 44-byte header (magic, version, encoder shape and seed, the snapshot sequence number it
+//! follows, crc32c) and then records `[len u32][crc32c u32][type u8][seq u64][body]`. Records are
+//! buffered in memory and reach the disk at `flush` (write, then fdatasync). On replay a record
+//! that runs past the end of the file, or fails its checksum as the file's last record, is a torn
+//! tail from a crash: it is dropped. A bad record with data after it is corruption: an error.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::format::{corrupt, crc, Reader, Writer, FORMAT_VERSION, LOG_MAGIC};
+use crate::error::{Error, Result};
+use crate::payload::MAX_PAYLOAD_BYTES;
+use crate::store::EntryId;
+
+pub const HEADER_LEN: usize = 44;
+const MAX_RECORD: usize = MAX_PAYLOAD_BYTES + (1 << 24);
+
+const PUT: u8 = 1;
+const DELETE: u8 = 2;
+const CLEAR: u8 = 3;
+
+/// Why an entry left the cache, so replay can count it as it was counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    Deleted = 0,
+    Evicted = 1,
+    Expired = 2,
+}
+
+/// The encoder shape and position a log belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogHeader {
+    pub dim: usize,
+    pub bits: usize,
+    pub seed: u64,
+    pub rescore: bool,
+    pub base_seq: u64,
+}
+
+impl LogHeader {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN);
+        let mut w = Writer(&mut out);
+        w.bytes(LOG_MAGIC);
+        w.u32(FORMAT_VERSION);
+        w.u32(self.dim as u32);
+        w.u32(self.bits as u32);
+        w.u8(u8::from(self.rescore));
+        w.bytes(&[0; 3]);
+        w.u64(self.seed);
+        w.u64(self.base_seq);
+        let c = crc(&out);
+        Writer(&mut out).u32(c);
+        out
+    }
+
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<Self> {
+        let mut r = Reader::new(bytes, 0, path);
+        if r.bytes(8).ok() != Some(LOG_MAGIC.as_slice()) {
+            return Err(r.corrupt("not a bsc-cache log (bad magic)"));
+        }
+        let version = r.u32()?;
+        if version > FORMAT_VERSION {
+            return Err(Error::UnsupportedFormat {
+                path: path.to_path_buf(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let dim = r.u32()? as usize;
+        let bits = r.u32()? as usize;
+        let rescore = r.u8()? != 0;
+        r.bytes(3)?;
+        let seed = r.u64()?;
+        let base_seq = r.u64()?;
+        let stored = r.u32()?;
+        if crc(&bytes[..HEADER_LEN - 4]) != stored || version == 0 {
+            return Err(corrupt(path, 0, "log header checksum mismatch"));
+        }
+        Ok(Self {
+            dim,
+            bits,
+            seed,
+            rescore,
+            base_seq,
+        })
+    }
+}
+
+/// One replayed change.
+pub enum Record<'a> {
+    Put {
+        id: EntryId,
+        partition: &'a str,
+        code: Vec<u64>,
+        vector: Option<Vec<f32>>,
+        kind: u8,
+        payload: &'a [u8],
+        created_ms: u64,
+        expires_ms: u64,
+    },
+    Delete {
+        id: EntryId,
+        reason: Removal,
+    },
+    Clear {
+        partition: Option<&'a str>,
+    },
+}
+
+/// Where a replay stopped.
+#[derive(Debug, Clone, Copy)]
+pub struct Replayed {
+    /// Bytes of whole, valid records (header included): where the next record goes.
+    pub valid_len: u64,
+    pub last_seq: u64,
+    pub torn: bool,
+}
+
+/// Replays the records of a log (header already checked) with `seq > after`.
+pub fn replay(
+    bytes: &[u8],
+    header: &LogHeader,
+    words: usize,
+    after: u64,
+    path: &Path,
+    mut apply: impl FnMut(Record<'_>) -> Result<()>,
+) -> Result<Replayed> {
+    let mut pos = HEADER_LEN;
+    let mut seq = header.base_seq;
+    while pos < bytes.len() {
+        let rest = &bytes[pos..];
+        let torn = Replayed {
+            valid_len: pos as u64,
+            last_seq: seq,
+            torn: true,
+        };
+        if rest.len() < 8 {
+            return Ok(torn);
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let stored = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        if !(9..=MAX_RECORD).contains(&len) || 8 + len > rest.len() {
+            return Ok(torn);
+        }
+        let body = &rest[8..8 + len];
+        if crc(body) != stored {
+            if 8 + len == rest.len() {
+                return Ok(torn);
+            }
+            return Err(corrupt(path, pos as u64, "log record checksum mismatch"));
+        }
+        let mut r = Reader::new(body, pos as u64 + 8, path);
+        let kind = r.u8()?;
+        let record_seq = r.u64()?;
+        if record_seq != seq + 1 {
+            return Err(r.corrupt(format!("log sequence jumps from {seq} to {record_seq}")));
+        }
+        seq = record_seq;
+        let record = match kind {
+            PUT => {
+                let id = r.u64()?;
+                let created_ms = r.u64()?;
+                let expires_ms = r.u64()?;
+                let payload_kind = r.u8()?;
+                let partition = r.str(MAX_RECORD)?;
+                let payload = r.blob(MAX_PAYLOAD_BYTES)?;
+                let code = (0..words).map(|_| r.u64()).collect::<Result<Vec<_>>>()?;
+                let vector = if r.u8()? != 0 {
+                    let dim = header.dim;
+                    let raw = r.bytes(dim * 4)?;
+                    Some(
+                        raw.chunks_exact(4)
+                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                            .collect(),
+                    )
+                } else {
+                    None
+                };
+                Record::Put {
+                    id,
+                    partition,
+                    code,
+                    vector,
+                    kind: payload_kind,
+                    payload,
+                    created_ms,
+                    expires_ms,
+                }
+            }
+            DELETE => {
+                let id = r.u64()?;
+                let reason = match r.u8()? {
+                    0 => Removal::Deleted,
+                    1 => Removal::Evicted,
+                    2 => Removal::Expired,
+                    other => return Err(r.corrupt(format!("unknown removal reason {other}"))),
+                };
+                Record::Delete { id, reason }
+            }
+            CLEAR => {
+                let partition = if r.u8()? != 0 {
+                    Some(r.str(MAX_RECORD)?)
+                } else {
+                    None
+                };
+                Record::Clear { partition }
+            }
+            other => return Err(r.corrupt(format!("unknown record type {other}"))),
+        };
+        if r.remaining() != 0 {
+            return Err(r.corrupt("log record longer than its contents"));
+        }
+        if seq > after {
+            apply(record)?;
+        }
+        pos += 8 + len;
+    }
+    Ok(Replayed {
+        valid_len: pos as u64,
+        last_seq: seq,
+        torn: false,
+    })
+}
+
+/// Appends records to the log; they are durable once `flush` returns.
+#[derive(Debug)]
+pub struct LogWriter {
+    file: File,
+    path: PathBuf,
+    buf: Vec<u8>,
+    /// Bytes of the file known to hold whole records.
+    written: u64,
+    seq: u64,
+}
+
+impl LogWriter {
+    pub fn new(file: File, path: PathBuf, written: u64, last_seq: u64) -> Self {
+        Self {
+            file,
+            path,
+            buf: Vec::new(),
+            written,
+            seq: last_seq,
+        }
+    }
+
+    pub fn last_seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Bytes in the file plus those waiting to be flushed.
+    pub fn len(&self) -> u64 {
+        self.written + self.buf.len() as u64
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn put(
+        &mut self,
+        id: EntryId,
+        partition: &str,
+        code: &[u64],
+        vector: Option<&[f32]>,
+        kind: u8,
+        payload: &[u8],
+        created_ms: u64,
+        expires_ms: u64,
+    ) {
+        self.record(PUT, |w| {
+            w.u64(id);
+            w.u64(created_ms);
+            w.u64(expires_ms);
+            w.u8(kind);
+            w.blob(partition.as_bytes());
+            w.blob(payload);
+            for word in code {
+                w.u64(*word);
+            }
+            match vector {
+                Some(v) => {
+                    w.u8(1);
+                    for x in v {
+                        w.bytes(&x.to_le_bytes());
+                    }
+                }
+                None => w.u8(0),
+            }
+        });
+    }
+
+    pub fn delete(&mut self, id: EntryId, reason: Removal) {
+        self.record(DELETE, |w| {
+            w.u64(id);
+            w.u8(reason as u8);
+        });
+    }
+
+    pub fn clear(&mut self, partition: Option<&str>) {
+        self.record(CLEAR, |w| match partition {
+            Some(name) => {
+                w.u8(1);
+                w.blob(name.as_bytes());
+            }
+            None => w.u8(0),
+        });
+    }
+
+    fn record(&mut self, kind: u8, body: impl FnOnce(&mut Writer<'_>)) {
+        self.seq += 1;
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&[0u8; 8]);
+        let mut w = Writer(&mut self.buf);
+        w.u8(kind);
+        w.u64(self.seq);
+        body(&mut w);
+        let len = (self.buf.len() - start - 8) as u32;
+        let c = crc(&self.buf[start + 8..]);
+        self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        self.buf[start + 4..start + 8].copy_from_slice(&c.to_le_bytes());
+    }
+
+    /// Writes the buffered records and makes them durable. On failure the file is cut back to
+    /// its last whole record and the records stay buffered for the next attempt.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let result = self
+            .file
+            .write_all_at(&self.buf, self.written)
+            .and_then(|()| self.file.sync_data());
+        match result {
+            Ok(()) => {
+                self.written += self.buf.len() as u64;
+                self.buf.clear();
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.file.set_len(self.written);
+                Err(Error::Io {
+                    path: self.path.clone(),
+                    source: e,
+                })
+            }
+        }
+    }
+
+    /// Writes nothing more and drops buffered records (after a snapshot took them in).
+    pub fn reset(&mut self, file: File, written: u64) {
+        self.file = file;
+        self.written = written;
+        self.buf.clear();
+    }
+}
+
+/// Writes a fresh log that follows `header.base_seq`.
+pub fn write_new(file: &mut File, header: &LogHeader) -> io::Result<()> {
+    file.write_all(&header.encode())
+}

@@ -1,0 +1,456 @@
+//! The snapshot file: the whole cache at one log sequence number, loaded by mapping it.
+//!
+//! Layout (little-endian; see docs/file-format.md): a 64-byte header, a table of six sections
+//! (tag, crc32c, offset, length) with its own crc32c, then the sections, each 8-aligned:
+//! stats, partition names, slot generations, entries (fixed-size records in LRU order),
+//! re-scoring vectors, payload blocks (`[u32 kind<<24 | len][bytes]`, 4-aligned). Payloads are
+//! used in place from the mapping, so opening allocates nothing per payload.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use memmap2::Mmap;
+
+use super::format::{crc, Reader, Writer, FORMAT_VERSION, SNAPSHOT_MAGIC};
+use crate::error::{Error, Result};
+use crate::payload::{Payload, HEADER as PAYLOAD_HEADER, MAX_PAYLOAD_BYTES};
+use crate::store::{entry_id, Restored, Store};
+
+const HEADER_LEN: usize = 64;
+const SECTIONS: usize = 6;
+const TABLE_LEN: usize = SECTIONS * 24 + 8;
+const DATA_START: u64 = (HEADER_LEN + TABLE_LEN) as u64;
+const MAX_NAME: usize = 1 << 20;
+
+#[derive(Clone, Copy)]
+#[repr(u32)]
+enum Tag {
+    Stats = 1,
+    Partitions = 2,
+    Generations = 3,
+    Entries = 4,
+    Vectors = 5,
+    Payloads = 6,
+}
+
+/// What a snapshot says about the cache that wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotMeta {
+    pub dim: usize,
+    pub bits: usize,
+    pub seed: u64,
+    pub rescore: bool,
+    pub matrix_crc: u32,
+    pub last_seq: u64,
+}
+
+/// Counters that survive a reopen.
+pub type PersistedStats = [u64; 6];
+
+fn entry_len(words: usize) -> usize {
+    32 + 16 + words * 8
+}
+
+/// Writes the store as a snapshot at `meta.last_seq`.
+pub fn write(
+    file: &mut File,
+    meta: &SnapshotMeta,
+    store: &Store,
+    stats: &PersistedStats,
+) -> io::Result<()> {
+    let mut out = SectionWriter::new(file)?;
+    let mut buf = Vec::new();
+
+    out.begin(Tag::Stats);
+    for v in stats {
+        Writer(&mut buf).u64(*v);
+    }
+    out.write(&mut buf)?;
+
+    out.begin(Tag::Partitions);
+    let names = store.partition_names();
+    Writer(&mut buf).u32(names.len() as u32);
+    for name in &names {
+        Writer(&mut buf).blob(name.as_bytes());
+    }
+    out.write(&mut buf)?;
+
+    out.begin(Tag::Generations);
+    let generations = store.generations();
+    Writer(&mut buf).u32(generations.len() as u32);
+    for g in generations {
+        Writer(&mut buf).u32(g);
+    }
+    out.write(&mut buf)?;
+
+    out.begin(Tag::Entries);
+    Writer(&mut buf).u64(store.len() as u64);
+    let mut payload_offset = 0u64;
+    store.for_each_lru(|e| {
+        let mut w = Writer(&mut buf);
+        w.u32(e.slot);
+        w.u32(e.generation);
+        w.u32(e.partition);
+        w.u32(e.hits);
+        w.u32(e.last_access_s);
+        w.u32(e.payload.header());
+        w.u64(e.created_ms);
+        w.u64(e.expires_ms);
+        w.u64(payload_offset);
+        for word in &e.code {
+            w.u64(*word);
+        }
+        payload_offset += padded_block(e.payload.len()) as u64;
+        out.write_if_large(&mut buf)
+    })?;
+    out.write(&mut buf)?;
+
+    out.begin(Tag::Vectors);
+    if meta.rescore {
+        store.for_each_lru(|e| {
+            let (vector, norm) = e.vector.unwrap_or((&[], 0.0));
+            let mut w = Writer(&mut buf);
+            w.u32(norm.to_bits());
+            w.bytes(&vector.iter().map(|&v| v as u8).collect::<Vec<u8>>());
+            out.write_if_large(&mut buf)
+        })?;
+    }
+    out.write(&mut buf)?;
+
+    out.begin(Tag::Payloads);
+    store.for_each_lru(|e| {
+        let mut w = Writer(&mut buf);
+        w.u32(e.payload.header());
+        w.bytes(e.payload.bytes());
+        w.pad_to(4);
+        out.write_if_large(&mut buf)
+    })?;
+    out.write(&mut buf)?;
+
+    out.finish(meta)
+}
+
+fn padded_block(len: usize) -> usize {
+    (PAYLOAD_HEADER + len).div_ceil(4) * 4
+}
+
+/// Streams sections after a placeholder header, then writes the header and table.
+struct SectionWriter<'f> {
+    out: BufWriter<&'f mut File>,
+    pos: u64,
+    table: Vec<(u32, u32, u64, u64)>,
+    current: Option<(Tag, u32, u64)>,
+}
+
+impl<'f> SectionWriter<'f> {
+    fn new(file: &'f mut File) -> io::Result<Self> {
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        out.write_all(&[0u8; DATA_START as usize])?;
+        Ok(Self {
+            out,
+            pos: DATA_START,
+            table: Vec::new(),
+            current: None,
+        })
+    }
+
+    fn begin(&mut self, tag: Tag) {
+        self.current = Some((tag, 0, self.pos));
+    }
+
+    fn write_if_large(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        if buf.len() >= 1 << 16 {
+            self.write_chunk(buf)?;
+        }
+        Ok(())
+    }
+
+    fn write_chunk(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        if let Some((_, c, _)) = self.current.as_mut() {
+            *c = crc32c::crc32c_append(*c, buf);
+        }
+        self.out.write_all(buf)?;
+        self.pos += buf.len() as u64;
+        buf.clear();
+        Ok(())
+    }
+
+    /// Writes what is left of the current section and closes it, padded to 8.
+    fn write(&mut self, buf: &mut Vec<u8>) -> io::Result<()> {
+        self.write_chunk(buf)?;
+        if let Some((tag, c, start)) = self.current.take() {
+            self.table.push((tag as u32, c, start, self.pos - start));
+        }
+        let pad = (8 - self.pos % 8) % 8;
+        self.out.write_all(&[0u8; 8][..pad as usize])?;
+        self.pos += pad;
+        Ok(())
+    }
+
+    fn finish(mut self, meta: &SnapshotMeta) -> io::Result<()> {
+        let mut head = Vec::with_capacity(DATA_START as usize);
+        let mut w = Writer(&mut head);
+        w.bytes(SNAPSHOT_MAGIC);
+        w.u32(FORMAT_VERSION);
+        w.u32(meta.dim as u32);
+        w.u32(meta.bits as u32);
+        w.u8(u8::from(meta.rescore));
+        w.bytes(&[0; 3]);
+        w.u64(meta.seed);
+        w.u32(meta.matrix_crc);
+        w.u32(SECTIONS as u32);
+        w.u64(meta.last_seq);
+        w.u64(0);
+        w.u32(0);
+        let header_crc = crc(&head);
+        Writer(&mut head).u32(header_crc);
+        let table_start = head.len();
+        for (tag, c, offset, len) in &self.table {
+            let mut w = Writer(&mut head);
+            w.u32(*tag);
+            w.u32(*c);
+            w.u64(*offset);
+            w.u64(*len);
+        }
+        let table_crc = crc(&head[table_start..]);
+        Writer(&mut head).u32(table_crc);
+        Writer(&mut head).u32(0);
+        self.out.seek(SeekFrom::Start(0))?;
+        self.out.write_all(&head)?;
+        self.out.flush()
+    }
+}
+
+/// A mapped snapshot whose header and sections passed their checks.
+pub struct Loaded {
+    pub meta: SnapshotMeta,
+    pub stats: PersistedStats,
+    map: Arc<Mmap>,
+    sections: [(usize, usize); SECTIONS],
+}
+
+/// Maps and checks a snapshot: magic, version, header and table checksums, section bounds and
+/// checksums. Entries are placed into a store by [`Loaded::restore_into`].
+pub fn open(file: &File, path: &Path) -> Result<Loaded> {
+    // SAFETY: snapshots are never modified in place (a new one is renamed over the old), so the
+    // mapping stays valid and unchanged while it lives.
+    let map = unsafe { Mmap::map(file) }.map_err(|e| super::dir::io_error(path, e))?;
+    let bytes: &[u8] = &map;
+    let mut r = Reader::new(bytes, 0, path);
+    if r.bytes(8).ok() != Some(SNAPSHOT_MAGIC.as_slice()) {
+        return Err(r.corrupt("not a bsc-cache snapshot (bad magic)"));
+    }
+    let version = r.u32()?;
+    if version > FORMAT_VERSION {
+        return Err(Error::UnsupportedFormat {
+            path: path.to_path_buf(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if version == 0 {
+        return Err(r.corrupt("format version 0"));
+    }
+    let dim = r.u32()? as usize;
+    let bits = r.u32()? as usize;
+    let rescore = r.u8()? != 0;
+    r.bytes(3)?;
+    let seed = r.u64()?;
+    let matrix_crc = r.u32()?;
+    let sections = r.u32()? as usize;
+    let last_seq = r.u64()?;
+    r.bytes(12)?;
+    let header_crc = r.u32()?;
+    if crc(&bytes[..60]) != header_crc {
+        return Err(super::format::corrupt(path, 60, "header checksum mismatch"));
+    }
+    if sections != SECTIONS || dim == 0 || bits == 0 || !bits.is_multiple_of(64) {
+        return Err(super::format::corrupt(path, 8, "implausible header values"));
+    }
+    let table_start = HEADER_LEN;
+    let table = r.bytes(SECTIONS * 24)?;
+    let table_crc = r.u32()?;
+    if crc(table) != table_crc {
+        return Err(super::format::corrupt(
+            path,
+            table_start as u64,
+            "section table checksum mismatch",
+        ));
+    }
+    let mut t = Reader::new(table, table_start as u64, path);
+    let mut found = [(0usize, 0usize); SECTIONS];
+    for (i, slot) in found.iter_mut().enumerate() {
+        let at = t.offset();
+        let tag = t.u32()?;
+        let section_crc = t.u32()?;
+        let offset = t.u64()?;
+        let len = t.u64()?;
+        let end = offset.checked_add(len);
+        if tag as usize != i + 1
+            || offset < DATA_START
+            || end.is_none_or(|e| e > bytes.len() as u64)
+            || offset % 8 != 0
+        {
+            return Err(super::format::corrupt(
+                path,
+                at,
+                "section table entry out of bounds",
+            ));
+        }
+        let (offset, len) = (offset as usize, len as usize);
+        if crc(&bytes[offset..offset + len]) != section_crc {
+            return Err(super::format::corrupt(
+                path,
+                offset as u64,
+                format!("section {tag} checksum mismatch"),
+            ));
+        }
+        *slot = (offset, len);
+    }
+    let mut s = Reader::new(
+        &bytes[found[0].0..found[0].0 + found[0].1],
+        found[0].0 as u64,
+        path,
+    );
+    let mut stats = [0u64; 6];
+    for v in &mut stats {
+        *v = s.u64()?;
+    }
+    let meta = SnapshotMeta {
+        dim,
+        bits,
+        seed,
+        rescore,
+        matrix_crc,
+        last_seq,
+    };
+    Ok(Loaded {
+        meta,
+        stats,
+        map: Arc::new(map),
+        sections: found,
+    })
+}
+
+impl Loaded {
+    fn section<'a>(&'a self, tag: Tag, path: &'a Path) -> Reader<'a> {
+        let (offset, len) = self.sections[tag as usize - 1];
+        Reader::new(&self.map[offset..offset + len], offset as u64, path)
+    }
+
+    /// Slot generations, for [`Store::finish_restore`].
+    pub fn generations(&self, path: &Path) -> Result<Vec<u32>> {
+        let mut r = self.section(Tag::Generations, path);
+        let n = r.u32()? as usize;
+        if n > r.remaining() / 4 {
+            return Err(r.corrupt("generation count exceeds the section"));
+        }
+        (0..n).map(|_| r.u32()).collect()
+    }
+
+    /// Places every entry into `store` (which must be restoring), borrowing payloads from the map.
+    pub fn restore_into(
+        &self,
+        store: &mut Store,
+        words: usize,
+        with_vectors: bool,
+        path: &Path,
+    ) -> Result<()> {
+        let mut names_r = self.section(Tag::Partitions, path);
+        let count = names_r.u32()? as usize;
+        if count > names_r.remaining() / 4 {
+            return Err(names_r.corrupt("partition count exceeds the section"));
+        }
+        let names: Vec<&str> = (0..count)
+            .map(|_| names_r.str(MAX_NAME))
+            .collect::<Result<_>>()?;
+
+        let mut entries = self.section(Tag::Entries, path);
+        let n = entries.u64()?;
+        let record = entry_len(words);
+        if n > (entries.remaining() / record) as u64 {
+            return Err(entries.corrupt("entry count exceeds the section"));
+        }
+        let dim = self.meta.dim;
+        let mut vectors = self.section(Tag::Vectors, path);
+        if with_vectors && vectors.remaining() as u64 != n * (4 + dim as u64) {
+            return Err(vectors.corrupt("re-scoring vectors do not match the entries"));
+        }
+        let (payload_start, payload_len) = self.sections[Tag::Payloads as usize - 1];
+        let mut code = vec![0u64; words];
+        for _ in 0..n {
+            let at = entries.offset();
+            let slot = entries.u32()?;
+            let generation = entries.u32()?;
+            let partition = entries.u32()? as usize;
+            let hits = entries.u32()?;
+            let last_access_s = entries.u32()?;
+            let header = entries.u32()?;
+            let created_ms = entries.u64()?;
+            let expires_ms = entries.u64()?;
+            let offset = entries.u64()?;
+            for w in code.iter_mut() {
+                *w = entries.u64()?;
+            }
+            let len = (header & 0x00FF_FFFF) as usize;
+            let block_end = offset.checked_add((PAYLOAD_HEADER + len) as u64);
+            if offset % 4 != 0
+                || block_end.is_none_or(|e| e > payload_len as u64)
+                || len > MAX_PAYLOAD_BYTES
+            {
+                return Err(entries.corrupt("payload reference out of bounds"));
+            }
+            let block = payload_start + offset as usize;
+            let stored = u32::from_le_bytes([
+                self.map[block],
+                self.map[block + 1],
+                self.map[block + 2],
+                self.map[block + 3],
+            ]);
+            if stored != header {
+                return Err(super::format::corrupt(
+                    path,
+                    block as u64,
+                    "payload header does not match its entry",
+                ));
+            }
+            let Some(name) = names.get(partition) else {
+                return Err(entries.corrupt("entry names a partition that does not exist"));
+            };
+            let vector = if with_vectors {
+                let norm = f32::from_bits(vectors.u32()?);
+                let v = vectors.bytes(dim)?.iter().map(|&b| b as i8).collect();
+                Some((v, norm))
+            } else {
+                None
+            };
+            // SAFETY: the block is 4-aligned (the map is page-aligned, the section 8-aligned,
+            // the offset checked above), in bounds, and its header matches its length; the
+            // store keeps the map alive for as long as the payload lives.
+            let payload = unsafe { Payload::borrowed(NonNull::from(&self.map[block])) };
+            let restored = Restored {
+                id: entry_id(slot, generation),
+                partition: name,
+                code: &code,
+                vector,
+                payload,
+                created_ms,
+                expires_ms,
+                hits,
+                last_access_s,
+            };
+            if !store.restore(restored) {
+                return Err(super::format::corrupt(
+                    path,
+                    at,
+                    "two entries claim the same slot",
+                ));
+            }
+        }
+        store.keep_mapping(self.map.clone());
+        Ok(())
+    }
+}
