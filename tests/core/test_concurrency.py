@@ -1,5 +1,4 @@
-"""Eight threads doing mixed get/put/delete for two seconds: no crash, no deadlock, counts add up.
-"""
+"""Eight threads doing mixed get/put/delete for two seconds: no crash, no deadlock, counts add up."""
 
 from __future__ import annotations
 
