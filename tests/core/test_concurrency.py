@@ -1,4 +1,5 @@
-"""Eight threads doing mixed get/put/delete for two seconds: no crash, no deadlock, counts add up."""
+"""Eight threads doing mixed get/put/delete for two seconds: no crash, no deadlock, and the
+counts add up."""
 
 from __future__ import annotations
 

@@ -25,13 +25,14 @@ def test_responses_partitions_and_stats_survive_close_and_reopen(tmp_path: Path,
     xs = unit(rng, len(RESPONSES))
     with BinarySemanticCache(BinaryEncoder(DIM), path=tmp_path / "c") as cache:
         ids = [
-            cache.put(x, r, partition=f"p{i % 2}") for i, (x, r) in enumerate(zip(xs, RESPONSES))
+            cache.put(x, r, partition=f"p{i % 2}")
+            for i, (x, r) in enumerate(zip(xs, RESPONSES, strict=True))
         ]
         assert cache.get(xs[0], partition="p0") is not None
         stats = cache.stats()
     reopened = BinarySemanticCache(path=tmp_path / "c")
     assert reopened.encoder.embedding_dim == DIM
-    for i, (x, r) in enumerate(zip(xs, RESPONSES)):
+    for i, (x, r) in enumerate(zip(xs, RESPONSES, strict=True)):
         hit = reopened.get(x, partition=f"p{i % 2}")
         assert hit is not None and hit.response == r and hit.id == ids[i]
         assert reopened.get(x, partition=f"p{(i + 1) % 2}") is None
@@ -65,7 +66,7 @@ def test_golden_directory_keeps_loading(tmp_path: Path) -> None:
         sys.path.remove(str(GOLDEN.parent))
     cache = BinarySemanticCache(path=GOLDEN, read_only=True, rescore=True)
     assert len(cache) == len(make_golden.ENTRIES)
-    for v, (partition, response) in zip(make_golden.vectors(), make_golden.ENTRIES):
+    for v, (partition, response) in zip(make_golden.vectors(), make_golden.ENTRIES, strict=True):
         hit = cache.get(v, partition=partition)
         assert hit is not None and hit.response == response
     # A writer may open a copy of it and carry on.
@@ -108,7 +109,7 @@ def test_files_are_private(tmp_path: Path, rng) -> None:
         (
             {"encoder": BinaryEncoder(DIM + 1)},
             ValueError,
-            f"written with embedding_dim={DIM}, code_bits=256, seed=42; got embedding_dim={DIM + 1}",
+            f"embedding_dim={DIM}, code_bits=256, seed=42; got embedding_dim={DIM + 1}",
         ),
         ({"encoder": None, "rescore": True}, ValueError, "without re-scoring vectors"),
     ],
