@@ -1,0 +1,162 @@
+"""The lookup and write path shared by every call form of the LLM wrapper.
+
+A failure anywhere in here (the embedder, the core, a payload) becomes a miss or a skipped
+write: it is counted, logged once per exception type, and never reaches the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from binary_semantic_cache import BinaryEncoder, BinarySemanticCache
+from binary_semantic_cache.embeddings import Embedder, MemoizedEmbedder
+from binary_semantic_cache.failures import FailureLog
+from bsc_llamaindex.payload import StoredAnswer, load_answer
+from bsc_llamaindex.stats import CacheStats, StatsRecorder
+
+__all__ = ["CacheKey", "Hit", "ResponseCache"]
+
+logger = logging.getLogger("bsc_llamaindex")
+
+# Enough for every prompt of a burst of concurrent calls between their lookups and their writes.
+_MEMO_SIZE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class CacheKey:
+    """Where an answer lives (``partition``) and the question matched within it (``query``)."""
+
+    partition: str
+    query: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A stored answer found for a lookup."""
+
+    answer: StoredAnswer
+    similarity: float
+    tier: str
+
+    @property
+    def marks(self) -> dict[str, Any]:
+        """What a replayed response carries in its ``additional_kwargs``."""
+        return {"cache_hit": True, "cache_similarity": self.similarity, "cache_tier": self.tier}
+
+
+class ResponseCache:
+    """Answers stored by partition, found by the meaning of their question.
+
+    A key without a query (the prompt may only match exactly) is stored under a constant vector:
+    its partition already names the whole prompt, so any entry in it is an exact match, and it
+    shares the core's LRU, TTL and ``max_entries`` with every other answer.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        similarity_threshold: float,
+        max_entries: int,
+        ttl_seconds: float | None,
+        rescore: bool,
+    ) -> None:
+        # The lookup that misses embeds the question; the write after the model call reuses it,
+        # and a repeated question is answered without running the embedder again.
+        self._embedder = MemoizedEmbedder(embedder, maxsize=_MEMO_SIZE)
+        self._core = BinarySemanticCache(
+            BinaryEncoder(embedder.dim),
+            max_entries=max_entries,
+            similarity_threshold=similarity_threshold,
+            ttl_seconds=ttl_seconds,
+            rescore=rescore,
+        )
+        self._exact_vector = np.zeros(embedder.dim, dtype=np.float32)
+        self._exact_vector[0] = 1.0
+        self._stats = StatsRecorder()
+        self._failures = FailureLog(logger)
+
+    @property
+    def core(self) -> BinarySemanticCache:
+        """The compiled cache holding the answers."""
+        return self._core
+
+    def stats(self) -> CacheStats:
+        """Return the counters."""
+        return self._stats.snapshot()
+
+    def clear(self) -> None:
+        """Forget every stored answer."""
+        self._core.clear()
+        self._embedder.clear()
+
+    def lookup(self, key: CacheKey) -> Hit | None:
+        """Return the answer stored for ``key``, or ``None``; never raises."""
+        try:
+            vector = self._exact_vector
+            if key.query is not None:
+                vector = self._embedder.embed([key.query])[0]
+            return self._find(key, vector)
+        except Exception as exc:
+            self.lookup_failed(exc)
+            return None
+
+    async def alookup(self, key: CacheKey) -> Hit | None:
+        """Async :meth:`lookup`: the embedding runs off the event loop."""
+        try:
+            vector = self._exact_vector
+            if key.query is not None:
+                vector = (await self._embedder.aembed([key.query]))[0]
+            return self._find(key, vector)
+        except Exception as exc:
+            self.lookup_failed(exc)
+            return None
+
+    def store(self, key: CacheKey, payload: Callable[[], str]) -> None:
+        """Store the answer ``payload()`` builds; never raises."""
+        try:
+            vector = self._exact_vector
+            if key.query is not None:
+                vector = self._embedder.embed([key.query])[0]
+            self._put(key, vector, payload())
+        except Exception as exc:
+            self._write_failed(exc)
+
+    async def astore(self, key: CacheKey, payload: Callable[[], str]) -> None:
+        """Async :meth:`store`."""
+        try:
+            vector = self._exact_vector
+            if key.query is not None:
+                vector = (await self._embedder.aembed([key.query]))[0]
+            self._put(key, vector, payload())
+        except Exception as exc:
+            self._write_failed(exc)
+
+    def lookup_failed(self, exc: BaseException) -> None:
+        """Count and log a lookup that failed; the call goes on to the model."""
+        self._stats.add("lookups", "misses", "errors")
+        self._failures.record("lookup", exc, treated_as="miss")
+
+    def _find(self, key: CacheKey, vector: npt.NDArray[np.float32]) -> Hit | None:
+        found = self._core.get(vector, partition=key.partition)
+        if found is None:
+            self._stats.add("lookups", "misses")
+            return None
+        answer = load_answer(found.response)
+        tier = "exact" if answer.query == key.query else "semantic"
+        self._stats.add("lookups", "hits", f"{tier}_hits")
+        return Hit(answer, float(found.similarity), tier)
+
+    def _put(self, key: CacheKey, vector: npt.NDArray[np.float32], payload: str) -> None:
+        self._core.put(vector, payload, partition=key.partition)
+        self._stats.add("writes")
+
+    def _write_failed(self, exc: BaseException) -> None:
+        self._stats.add("skipped_writes")
+        self._failures.record("write", exc, treated_as="skipped write")

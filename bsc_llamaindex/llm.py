@@ -1,0 +1,410 @@
+"""``BinarySemanticLLM``: any LlamaIndex LLM with a semantic cache in front of every call form."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+)
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import LLM, ToolSelection
+from llama_index.core.prompts import BasePromptTemplate
+from pydantic import PrivateAttr
+
+from binary_semantic_cache import DEFAULT_MAX_ENTRIES, DEFAULT_SIMILARITY_THRESHOLD
+from binary_semantic_cache.embeddings import Embedder
+from bsc_llamaindex.embedding import resolve_embedder
+from bsc_llamaindex.engine import CacheKey, ResponseCache
+from bsc_llamaindex.events import areplay, async_chunks, replay
+from bsc_llamaindex.identity import canonical_json, component_identity
+from bsc_llamaindex.partition import (
+    PromptParts,
+    compile_templates,
+    partition_id,
+    split_completion,
+    split_messages,
+)
+from bsc_llamaindex.payload import (
+    chat_chunks,
+    chat_response,
+    completion_chunks,
+    completion_response,
+    dump_chat,
+    dump_completion,
+)
+from bsc_llamaindex.stats import CacheStats
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+__all__ = ["BinarySemanticLLM"]
+
+R = TypeVar("R", ChatResponse, CompletionResponse)
+Dump = Callable[[str | None, R, Sequence[str] | None], str]
+
+
+class BinarySemanticLLM(FunctionCallingLLM):
+    """A LlamaIndex LLM answering repeated and paraphrased prompts from a semantic cache.
+
+    Wraps any ``LLM`` and forwards its ``metadata``, so query engines, chat engines and agents
+    treat it as the model it wraps. Every call form is cached: ``chat`` and ``complete``, their
+    async and streaming forms, and tool calling (which goes through ``chat``). A hit on a
+    streaming call is replayed as a stream with the pieces the original stream had. The wrapped
+    model's prompt settings (system prompt, ``messages_to_prompt``, ``completion_to_prompt``,
+    output parser, pydantic program mode) are copied onto the wrapper, which is where LlamaIndex
+    reads them.
+
+    What must match exactly (the partition): the namespace, the wrapped model's class and
+    settings (without keys, URLs, headers, timeouts or retries; hashed), the embedder, the call
+    kind and its keyword arguments (tools, response format), every message but the last, and
+    the last user message's non-text blocks. What matches by meaning: the last user message's
+    text, or for LlamaIndex's RAG and condense templates only the question inside it, the
+    retrieved context staying exact (see :mod:`bsc_llamaindex.partition`). When the last message
+    is not a user turn (a tool result, say) the whole prompt must match exactly.
+
+    A hit fires the same callback and instrumentation events as a model call, once; its
+    response carries ``cache_hit``, ``cache_similarity`` and ``cache_tier`` ("exact" or
+    "semantic") in ``additional_kwargs``. A failure inside the cache becomes a miss, logged once
+    per exception type and counted in :meth:`stats`.
+
+    Args:
+        inner_llm: The LLM to call on a miss.
+        embedding: An ``Embedder``, a LlamaIndex ``BaseEmbedding`` or a LangChain
+            ``Embeddings``; default: the offline
+            :class:`~binary_semantic_cache.embeddings.DefaultEmbedder`.
+        similarity_threshold: Estimated cosine (0..1) a stored question must reach to answer;
+            higher is stricter.
+        max_entries: Stored answers kept, least recently used evicted first.
+        ttl_seconds: Lifetime of an answer; ``None`` keeps answers until evicted.
+        namespace: Tenant name; caches never answer across namespaces.
+        rescore: Re-rank the nearest codes with their stored vectors before deciding.
+        query_templates: Your own question templates (format strings or prompt templates with a
+            ``{query_str}`` or ``{question}`` variable) whose other variables must match exactly.
+
+    Example:
+        .. code-block:: python
+
+            from llama_index.core import Settings
+            from bsc_llamaindex import BinarySemanticLLM
+
+            Settings.llm = BinarySemanticLLM(Settings.llm)
+            engine = index.as_query_engine()
+            engine.query("What does the warranty cover?")  # model call
+            engine.query("What is covered by the warranty?")  # answered from the cache
+    """
+
+    _inner: LLM = PrivateAttr()
+    _cache: ResponseCache = PrivateAttr()
+    _namespace: str = PrivateAttr()
+    _embedder_id: str = PrivateAttr()
+    _patterns: tuple[re.Pattern[str], ...] = PrivateAttr()
+
+    def __init__(
+        self,
+        inner_llm: LLM,
+        embedding: Embedder | BaseEmbedding | None = None,
+        *,
+        similarity_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        ttl_seconds: float | None = None,
+        namespace: str = "default",
+        rescore: bool = False,
+        query_templates: Iterable[BasePromptTemplate | str] = (),
+    ) -> None:
+        if not isinstance(inner_llm, LLM):
+            msg = (
+                "BinarySemanticLLM wraps a LlamaIndex LLM (llama_index.core.llms.LLM), "
+                f"got {type(inner_llm).__module__}.{type(inner_llm).__qualname__}"
+            )
+            raise TypeError(msg)
+        if isinstance(inner_llm, BinarySemanticLLM):
+            msg = "inner_llm is already a BinarySemanticLLM; wrap the model itself"
+            raise ValueError(msg)
+        if not isinstance(namespace, str):
+            msg = f"namespace must be a str, got {type(namespace).__name__}"
+            raise TypeError(msg)
+        patterns = compile_templates(query_templates)
+        embedder = resolve_embedder(embedding)
+        super().__init__(
+            system_prompt=inner_llm.system_prompt,
+            messages_to_prompt=inner_llm.messages_to_prompt,
+            completion_to_prompt=inner_llm.completion_to_prompt,
+            output_parser=inner_llm.output_parser,
+            pydantic_program_mode=inner_llm.pydantic_program_mode,
+            query_wrapper_prompt=inner_llm.query_wrapper_prompt,
+            callback_manager=inner_llm.callback_manager,
+        )
+        self._inner = inner_llm
+        self._namespace = namespace
+        self._embedder_id = embedder.model_id
+        self._patterns = patterns
+        self._cache = ResponseCache(
+            embedder,
+            similarity_threshold=similarity_threshold,
+            max_entries=max_entries,
+            ttl_seconds=ttl_seconds,
+            rescore=rescore,
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        # Settings.llm hands its callback manager to the wrapper; the wrapped model must report
+        # to the same handlers, or misses and hits would be seen by different observers.
+        inner = getattr(self, "_inner", None)
+        if name == "callback_manager" and inner is not None:
+            inner.callback_manager = value
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "BinarySemanticLLM"
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        """The wrapped model's metadata: engines and agents pick their strategy from it."""
+        return self._inner.metadata
+
+    @property
+    def inner_llm(self) -> LLM:
+        """The wrapped model."""
+        return self._inner
+
+    @property
+    def namespace(self) -> str:
+        """The tenant this cache reads and writes."""
+        return self._namespace
+
+    @property
+    def similarity_threshold(self) -> float:
+        """Estimated cosine a stored question must reach to answer a new one."""
+        return self._cache.core.similarity_threshold
+
+    def stats(self) -> CacheStats:
+        """Return hits (exact and semantic), misses, writes and failures."""
+        return self._cache.stats()
+
+    def clear(self) -> None:
+        """Forget every stored answer."""
+        self._cache.clear()
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def _key(
+        self, kind: str, kwargs: dict[str, Any], split: Callable[[], PromptParts]
+    ) -> CacheKey | None:
+        try:
+            parts = split()
+            inner = self._inner
+            # Excluded from the model's fields, but they change the prompt the model reads.
+            formatters = canonical_json([inner.messages_to_prompt, inner.completion_to_prompt])
+            partition = partition_id(
+                self._namespace,
+                component_identity(inner),
+                formatters,
+                self._embedder_id,
+                kind,
+                canonical_json(kwargs),
+                parts.context,
+            )
+            return CacheKey(partition, parts.query)
+        except Exception as exc:
+            self._cache.lookup_failed(exc)
+            return None
+
+    def _chat_key(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> CacheKey | None:
+        return self._key("chat", kwargs, lambda: split_messages(messages, self._patterns))
+
+    def _completion_key(
+        self, prompt: str, formatted: bool, kwargs: dict[str, Any]
+    ) -> CacheKey | None:
+        kind = "complete:formatted" if formatted else "complete"
+        return self._key(kind, kwargs, lambda: split_completion(prompt, self._patterns))
+
+    # -- recording streams ----------------------------------------------------------------
+
+    def _recorded(
+        self, key: CacheKey | None, stream: Generator[R, None, None], dump: Dump[R]
+    ) -> Generator[R, None, None]:
+        deltas: list[str] = []
+        last: R | None = None
+        for chunk in stream:
+            deltas.append(chunk.delta or "")
+            last = chunk
+            yield chunk
+        # Only a stream read to its end is an answer; an abandoned one never gets here.
+        if key is not None and last is not None:
+            final = last
+            self._cache.store(key, lambda: dump(key.query, final, deltas))
+
+    async def _arecorded(
+        self, key: CacheKey | None, stream: AsyncGenerator[R, None], dump: Dump[R]
+    ) -> AsyncGenerator[R, None]:
+        deltas: list[str] = []
+        last: R | None = None
+        async for chunk in stream:
+            deltas.append(chunk.delta or "")
+            last = chunk
+            yield chunk
+        if key is not None and last is not None:
+            final = last
+            await self._cache.astore(key, lambda: dump(key.query, final, deltas))
+
+    # -- chat -----------------------------------------------------------------------------
+
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        key = self._chat_key(messages, kwargs)
+        hit = None if key is None else self._cache.lookup(key)
+        if hit is not None:
+            response = chat_response(hit.answer, hit.marks)
+            return replay(self, llm_chat_callback, messages, kwargs, response)
+        result = self._inner.chat(messages, **kwargs)
+        if key is not None:
+            self._cache.store(key, lambda: dump_chat(key.query, result, None))
+        return result
+
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        key = self._chat_key(messages, kwargs)
+        hit = None if key is None else await self._cache.alookup(key)
+        if hit is not None:
+            response = chat_response(hit.answer, hit.marks)
+            return await areplay(self, llm_chat_callback, messages, kwargs, response)
+        result = await self._inner.achat(messages, **kwargs)
+        if key is not None:
+            await self._cache.astore(key, lambda: dump_chat(key.query, result, None))
+        return result
+
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        key = self._chat_key(messages, kwargs)
+        hit = None if key is None else self._cache.lookup(key)
+        if hit is not None:
+            chunks = _generator(chat_chunks(hit.answer, hit.marks))
+            return replay(self, llm_chat_callback, messages, kwargs, chunks)
+        return self._recorded(key, self._inner.stream_chat(messages, **kwargs), dump_chat)
+
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        key = self._chat_key(messages, kwargs)
+        hit = None if key is None else await self._cache.alookup(key)
+        if hit is not None:
+            chunks = async_chunks(chat_chunks(hit.answer, hit.marks))
+            return await areplay(self, llm_chat_callback, messages, kwargs, chunks)
+        stream = await self._inner.astream_chat(messages, **kwargs)
+        return self._arecorded(key, stream, dump_chat)
+
+    # -- completion -----------------------------------------------------------------------
+
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        key = self._completion_key(prompt, formatted, kwargs)
+        hit = None if key is None else self._cache.lookup(key)
+        if hit is not None:
+            response = completion_response(hit.answer, hit.marks)
+            call_kwargs = {"formatted": formatted, **kwargs}
+            return replay(self, llm_completion_callback, prompt, call_kwargs, response)
+        result = self._inner.complete(prompt, formatted=formatted, **kwargs)
+        if key is not None:
+            self._cache.store(key, lambda: dump_completion(key.query, result, None))
+        return result
+
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        key = self._completion_key(prompt, formatted, kwargs)
+        hit = None if key is None else await self._cache.alookup(key)
+        if hit is not None:
+            response = completion_response(hit.answer, hit.marks)
+            call_kwargs = {"formatted": formatted, **kwargs}
+            return await areplay(self, llm_completion_callback, prompt, call_kwargs, response)
+        result = await self._inner.acomplete(prompt, formatted=formatted, **kwargs)
+        if key is not None:
+            await self._cache.astore(key, lambda: dump_completion(key.query, result, None))
+        return result
+
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        key = self._completion_key(prompt, formatted, kwargs)
+        hit = None if key is None else self._cache.lookup(key)
+        if hit is not None:
+            chunks = _generator(completion_chunks(hit.answer, hit.marks))
+            call_kwargs = {"formatted": formatted, **kwargs}
+            return replay(self, llm_completion_callback, prompt, call_kwargs, chunks)
+        stream = self._inner.stream_complete(prompt, formatted=formatted, **kwargs)
+        return self._recorded(key, stream, dump_completion)
+
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        key = self._completion_key(prompt, formatted, kwargs)
+        hit = None if key is None else await self._cache.alookup(key)
+        if hit is not None:
+            chunks = async_chunks(completion_chunks(hit.answer, hit.marks))
+            call_kwargs = {"formatted": formatted, **kwargs}
+            return await areplay(self, llm_completion_callback, prompt, call_kwargs, chunks)
+        stream = await self._inner.astream_complete(prompt, formatted=formatted, **kwargs)
+        return self._arecorded(key, stream, dump_completion)
+
+    # -- tool calling: the wrapped model formats tools and reads tool calls; chat is cached ----
+
+    def _tool_llm(self) -> FunctionCallingLLM:
+        if not isinstance(self._inner, FunctionCallingLLM):
+            msg = (
+                f"{type(self._inner).__name__} is not a FunctionCallingLLM, so it cannot "
+                "call tools; agents use a ReAct prompt with it instead"
+            )
+            raise NotImplementedError(msg)
+        return self._inner
+
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        return self._tool_llm()._prepare_chat_with_tools_compat(
+            tools,
+            user_msg=user_msg,
+            chat_history=chat_history,
+            verbose=verbose,
+            allow_parallel_tool_calls=allow_parallel_tool_calls,
+            tool_required=tool_required,
+            **kwargs,
+        )
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        return self._tool_llm()._validate_chat_with_tools_response(
+            response, tools, allow_parallel_tool_calls=allow_parallel_tool_calls, **kwargs
+        )
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        return self._tool_llm().get_tool_calls_from_response(
+            response, error_on_no_tool_call=error_on_no_tool_call, **kwargs
+        )
+
+
+def _generator(chunks: Iterable[R]) -> Generator[R, None, None]:
+    # LlamaIndex's callback wrapper recognises a stream by its being a generator.
+    yield from chunks
