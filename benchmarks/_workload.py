@@ -92,8 +92,12 @@ class PeerBinarySemanticCache(Adapter):
     def __init__(self, dim: int, n: int, threshold: float) -> None:
         # Its encoder module imports modules from its author's other repository that the wheel
         # does not ship; the Rust path never uses them (see ../shared/PEERS.md).
-        for name in ("src", "src.quantization", "src.quantization.binarization",
-                     "src.quantization.packing"):
+        for name in (
+            "src",
+            "src.quantization",
+            "src.quantization.binarization",
+            "src.quantization.packing",
+        ):
             module = types.ModuleType(name)
             module.RandomProjection = module.binarize_sign = module.pack_codes = None  # type: ignore[attr-defined]
             sys.modules.setdefault(name, module)

@@ -90,15 +90,20 @@ def main() -> None:
         for n in args.sizes:
             ours = run_worker(sys.executable, "bsc", dim, n)
             peer = run_worker(args.peer_python, PEER, dim, n) if have_peer else None
-            print(f"\n## dim {dim}, N = {n:,}  (hit rate {ours['hit_rate']:.2f}"
-                  + (f", peer {peer['hit_rate']:.2f}" if peer else "") + ")")
+            print(
+                f"\n## dim {dim}, N = {n:,}  (hit rate {ours['hit_rate']:.2f}"
+                + (f", peer {peer['hit_rate']:.2f}" if peer else "")
+                + ")"
+            )
             print(f"| {'metric':<32} | {'bsc-cache':>12} | {PEER:>28} | {'bsc advantage':>13} |")
             print(f"|{'-' * 34}|{'-' * 14}|{'-' * 30}|{'-' * 15}|")
             for label, key, spec, higher in ROWS:
                 o = ours.get(key)
                 p = peer.get(key) if peer else None
-                print(f"| {label:<32} | {fmt(o, spec):>12} | {fmt(p, spec):>28} | "
-                      f"{ratio(o, p, higher):>13} |")
+                print(
+                    f"| {label:<32} | {fmt(o, spec):>12} | {fmt(p, spec):>28} | "
+                    f"{ratio(o, p, higher):>13} |"
+                )
             sys.stdout.flush()
 
 

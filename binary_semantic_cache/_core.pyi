@@ -61,7 +61,7 @@ class BinarySemanticCache:
     def __new__(
         cls,
         encoder: BinaryEncoder | None = None,
-        max_entries: int = ...,
+        max_entries: int | None = None,
         similarity_threshold: float = ...,
         ttl_seconds: float | None = None,
         rescore: bool = False,

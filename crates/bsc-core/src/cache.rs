@@ -167,7 +167,14 @@ impl Cache {
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         config.validate()?;
-        let opened = persist::open(path, encoder, config.rescore, options)?;
+        let opened = persist::open(path, encoder, config.rescore, config.max_entries, options)?;
+        let config = match opened.written_max_entries {
+            Some(max_entries) if options.inherit_max_entries && max_entries > 0 => CacheConfig {
+                max_entries,
+                ..config
+            },
+            _ => config,
+        };
         let cache = Self::assemble(
             opened.encoder,
             config,

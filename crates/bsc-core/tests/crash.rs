@@ -18,6 +18,7 @@ fn options(durability: Durability) -> PersistOptions {
     PersistOptions {
         durability,
         read_only: false,
+        inherit_max_entries: false,
     }
 }
 
@@ -56,7 +57,7 @@ fn crash_child() {
             .put(&vector(i), "p", 0, &i.to_le_bytes(), None)
             .unwrap();
         println!("acked {i}");
-        if i % 37 == 0 {
+        if i.is_multiple_of(37) {
             cache.save().unwrap();
         }
     }

@@ -37,6 +37,7 @@ fn manual() -> PersistOptions {
     PersistOptions {
         durability: Durability::Manual,
         read_only: false,
+        inherit_max_entries: false,
     }
 }
 
@@ -44,6 +45,7 @@ fn read_only() -> PersistOptions {
     PersistOptions {
         durability: Durability::Manual,
         read_only: true,
+        inherit_max_entries: false,
     }
 }
 

@@ -68,7 +68,8 @@ fn to_hit(py: Python<'_>, hit: Hit) -> PyResult<PyCacheHit> {
 /// a lookup never returns an entry of another partition. With ``path`` the cache lives in that
 /// directory: changes are logged and made durable per ``durability`` ("always", "interval"
 /// every ``flush_interval_seconds``, or "manual"), ``save()`` writes a snapshot, ``close()``
-/// saves and releases the directory.
+/// saves and releases the directory. ``max_entries=None`` keeps the bound a stored cache was
+/// written with (100,000 for a new one).
 ///
 /// Example:
 ///     >>> cache = BinarySemanticCache(BinaryEncoder(384), max_entries=10_000)
@@ -114,6 +115,7 @@ fn persist_options(
     Ok(PersistOptions {
         durability,
         read_only,
+        inherit_max_entries: false,
     })
 }
 
@@ -122,7 +124,7 @@ impl PyBinarySemanticCache {
     #[new]
     #[pyo3(signature = (
         encoder = None,
-        max_entries = DEFAULT_MAX_ENTRIES as i64,
+        max_entries = None,
         similarity_threshold = DEFAULT_SIMILARITY_THRESHOLD,
         ttl_seconds = None,
         rescore = false,
@@ -135,7 +137,7 @@ impl PyBinarySemanticCache {
     fn new(
         py: Python<'_>,
         encoder: Option<Bound<'_, PyBinaryEncoder>>,
-        max_entries: i64,
+        max_entries: Option<i64>,
         similarity_threshold: f64,
         ttl_seconds: Option<f64>,
         rescore: bool,
@@ -144,6 +146,8 @@ impl PyBinarySemanticCache {
         flush_interval_seconds: f64,
         read_only: bool,
     ) -> PyResult<Self> {
+        let inherit_max_entries = max_entries.is_none();
+        let max_entries = max_entries.unwrap_or(DEFAULT_MAX_ENTRIES as i64);
         let max_entries = usize::try_from(max_entries).map_err(|_| {
             PyValueError::new_err(format!("max_entries must be at least 1, got {max_entries}"))
         })?;
@@ -156,7 +160,10 @@ impl PyBinarySemanticCache {
         let core_encoder = encoder.as_ref().map(|e| (*e.get().inner).clone());
         let cache = match path {
             Some(path) => {
-                let options = persist_options(durability, flush_interval_seconds, read_only)?;
+                let options = PersistOptions {
+                    inherit_max_entries,
+                    ..persist_options(durability, flush_interval_seconds, read_only)?
+                };
                 py.detach(|| Cache::open(&path, core_encoder, config, options))
             }
             None => {

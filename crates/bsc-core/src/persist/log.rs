@@ -1,7 +1,7 @@
 //! The append-only log of changes since the last snapshot.
 //!
-//! A 44-byte header (magic, version, encoder shape and seed, the snapshot sequence number it
-//! follows, crc32c) and then records `[len u32][crc32c u32][type u8][seq u64][body]`. Records are
+//! A 52-byte header (magic, version, encoder shape and seed, the snapshot sequence number it
+//! follows, max_entries, crc32c) and then records `[len u32][crc32c u32][type u8][seq u64][body]`. Records are
 //! buffered in memory and reach the disk at `flush` (write, then fdatasync). On replay a record
 //! that runs past the end of the file, or fails its checksum as the file's last record, is a torn
 //! tail from a crash: it is dropped. A bad record with data after it is corruption: an error.
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::payload::MAX_PAYLOAD_BYTES;
 use crate::store::EntryId;
 
-pub const HEADER_LEN: usize = 44;
+pub const HEADER_LEN: usize = 52;
 const MAX_RECORD: usize = MAX_PAYLOAD_BYTES + (1 << 24);
 
 const PUT: u8 = 1;
@@ -39,6 +39,7 @@ pub struct LogHeader {
     pub seed: u64,
     pub rescore: bool,
     pub base_seq: u64,
+    pub max_entries: u64,
 }
 
 impl LogHeader {
@@ -53,6 +54,7 @@ impl LogHeader {
         w.bytes(&[0; 3]);
         w.u64(self.seed);
         w.u64(self.base_seq);
+        w.u64(self.max_entries);
         let c = crc(&out);
         Writer(&mut out).u32(c);
         out
@@ -77,6 +79,7 @@ impl LogHeader {
         r.bytes(3)?;
         let seed = r.u64()?;
         let base_seq = r.u64()?;
+        let max_entries = r.u64()?;
         let stored = r.u32()?;
         if crc(&bytes[..HEADER_LEN - 4]) != stored || version == 0 {
             return Err(corrupt(path, 0, "log header checksum mismatch"));
@@ -87,6 +90,7 @@ impl LogHeader {
             seed,
             rescore,
             base_seq,
+            max_entries,
         })
     }
 }

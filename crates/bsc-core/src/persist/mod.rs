@@ -45,6 +45,8 @@ pub struct PersistOptions {
     pub durability: Durability,
     /// Open alongside a writer without taking the lock; writes are refused.
     pub read_only: bool,
+    /// Use the `max_entries` the cache was written with (when it exists) instead of the config's.
+    pub inherit_max_entries: bool,
 }
 
 impl Default for PersistOptions {
@@ -52,6 +54,7 @@ impl Default for PersistOptions {
         Self {
             durability: Durability::Interval(Duration::from_secs(1)),
             read_only: false,
+            inherit_max_entries: false,
         }
     }
 }
@@ -80,6 +83,8 @@ pub(crate) struct Persist {
 
 /// A cache directory opened and replayed.
 pub(crate) struct Opened {
+    /// The `max_entries` the cache was written with, if it existed.
+    pub written_max_entries: Option<usize>,
     pub store: Store,
     pub stats: PersistedStats,
     pub encoder: Encoder,
@@ -117,6 +122,7 @@ pub(crate) fn open(
     path: &Path,
     encoder: Option<Encoder>,
     rescore: bool,
+    max_entries: usize,
     options: PersistOptions,
 ) -> Result<Opened> {
     let dir = CacheDir::open(path, !options.read_only)?;
@@ -227,12 +233,22 @@ pub(crate) fn open(
     }
     store.finish_restore(&generations);
 
+    let written_max_entries = match (&loaded, &log_header) {
+        (Some(l), _) => Some(l.meta.max_entries as usize),
+        (None, Some(h)) => Some(h.max_entries as usize),
+        (None, None) => None,
+    };
+    let max_entries = match written_max_entries {
+        Some(written) if options.inherit_max_entries && written > 0 => written,
+        _ => max_entries,
+    };
     let header = LogHeader {
         dim,
         bits,
         seed,
         rescore,
         base_seq: snapshot_seq,
+        max_entries: max_entries as u64,
     };
     let log = if options.read_only {
         None
@@ -253,6 +269,7 @@ pub(crate) fn open(
         }
     }
     Ok(Opened {
+        written_max_entries,
         store,
         stats,
         encoder,
@@ -437,6 +454,7 @@ impl Persist {
             rescore: self.header.rescore,
             matrix_crc: self.matrix_crc,
             last_seq: writer.last_seq(),
+            max_entries: self.header.max_entries,
         };
         self.dir
             .replace(SNAPSHOT_FILE, |f| snapshot::write(f, &meta, store, stats))?;

@@ -45,6 +45,7 @@ pub struct SnapshotMeta {
     pub rescore: bool,
     pub matrix_crc: u32,
     pub last_seq: u64,
+    pub max_entries: u64,
 }
 
 /// Counters that survive a reopen.
@@ -203,7 +204,7 @@ impl<'f> SectionWriter<'f> {
         w.u32(meta.matrix_crc);
         w.u32(SECTIONS as u32);
         w.u64(meta.last_seq);
-        w.u64(0);
+        w.u64(meta.max_entries);
         w.u32(0);
         let header_crc = crc(&head);
         Writer(&mut head).u32(header_crc);
@@ -262,7 +263,8 @@ pub fn open(file: &File, path: &Path) -> Result<Loaded> {
     let matrix_crc = r.u32()?;
     let sections = r.u32()? as usize;
     let last_seq = r.u64()?;
-    r.bytes(12)?;
+    let max_entries = r.u64()?;
+    r.bytes(4)?;
     let header_crc = r.u32()?;
     if crc(&bytes[..60]) != header_crc {
         return Err(super::format::corrupt(path, 60, "header checksum mismatch"));
@@ -326,6 +328,7 @@ pub fn open(file: &File, path: &Path) -> Result<Loaded> {
         rescore,
         matrix_crc,
         last_seq,
+        max_entries,
     };
     Ok(Loaded {
         meta,
