@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _workload import RESPONSE_BYTES, chunks, response  # noqa: E402
-from core import PEER, PEER_PYTHON, ROOT, cpu_name  # noqa: E402
+from _workload import RESPONSE_BYTES, chunks, response
+from core import PEER, PEER_PYTHON, ROOT, cpu_name
 
 DIM = 384
 METADATA_BYTES = 36
