@@ -1,11 +1,12 @@
-# The one list of tasks. CI runs `make test` (see .ci/run); the README's two commands are
-# `make demo` (set up, then the main job) and `make test`.
+# The one list of tasks. The README's two commands are `make demo` (set up, then the main job)
+# and `make test` (CI runs it through .ci/run).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 BENCH_VENV := .bench-venv
+FUZZ_SECONDS ?= 20
 
-.PHONY: setup demo test test-rust test-python lint bench-setup bench notebooks clean
+.PHONY: setup demo test test-rust test-python lint fuzz redis-server bench-setup bench notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +16,11 @@ $(BIN)/python:
 setup: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 
+# The main job: a LangChain workload through the cache with the default offline embedder.
 demo: setup
-	$(BIN)/python -m binary_semantic_cache.demo
+	$(BIN)/python -m bsc_langchain.demo
 
-test: setup lint test-rust test-python
+test: setup redis-server lint test-rust test-python fuzz
 
 test-rust:
 	cargo test --workspace --exclude bsc-py
@@ -34,15 +36,30 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/python -m mypy.stubtest binary_semantic_cache._core
 
+# The loader fuzz target, for a bounded time.
+fuzz: setup
+	$(BIN)/python fuzz/fuzz_loader.py -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
+
+# The Redis tests start their own server; this installs it from Debian's packages when missing.
+redis-server:
+	@command -v redis-server >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
+notebooks: setup
+	$(BIN)/python -m pytest tests/test_notebooks.py
+
 # Peers are installed into their own environments under $(BENCH_VENV), never into the package's
 # dependencies; binary-semantic-cache 1.0.1 takes the same import name as this package.
-bench-setup: setup
+bench-setup: setup redis-server
 	test -x $(BENCH_VENV)/bsc101/bin/python || $(PYTHON) -m venv $(BENCH_VENV)/bsc101
 	$(BENCH_VENV)/bsc101/bin/pip install --quiet "binary-semantic-cache==1.0.1" numpy
 
 bench: setup
 	$(BIN)/python benchmarks/core.py
+	$(BIN)/python benchmarks/persist.py
 	$(BIN)/python benchmarks/embedders.py
+	$(BIN)/python benchmarks/langchain_overhead.py
+	$(BIN)/python benchmarks/redis_shared.py
 
 clean:
 	rm -rf target $(VENV) $(BENCH_VENV)
