@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
+from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
-from pydantic import PrivateAttr
 
 from binary_semantic_cache import CorruptCacheError
 from binary_semantic_cache.embeddings import DefaultEmbedder, Embedder, as_embedder

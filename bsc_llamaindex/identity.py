@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel
+from llama_index.core.bridge.pydantic import BaseModel
 
 __all__ = ["canonical_json", "component_identity"]
 

@@ -17,11 +17,11 @@ from llama_index.core.base.llms.types import (
     CompletionResponseGen,
     LLMMetadata,
 )
+from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection
 from llama_index.core.prompts import BasePromptTemplate
-from pydantic import PrivateAttr
 
 from binary_semantic_cache import DEFAULT_MAX_ENTRIES, DEFAULT_SIMILARITY_THRESHOLD
 from binary_semantic_cache.embeddings import Embedder
