@@ -72,7 +72,9 @@ class BinarySemanticLLM(FunctionCallingLLM):
     the last user message's non-text blocks. What matches by meaning: the last user message's
     text, or for LlamaIndex's RAG and condense templates only the question inside it, the
     retrieved context staying exact (see :mod:`bsc_llamaindex.partition`). When the last message
-    is not a user turn (a tool result, say) the whole prompt must match exactly.
+    is not a user turn (a tool result, say) the whole prompt must match exactly. The model's
+    settings are read at every call, so changing its temperature changes the partition; keep
+    mutable state such as counters in private attributes, not fields.
 
     A hit fires the same callback and instrumentation events as a model call, once; its
     response carries ``cache_hit``, ``cache_similarity`` and ``cache_tier`` ("exact" or
