@@ -95,6 +95,16 @@ def test_delete_and_clear(cache, rng) -> None:
     assert cache.delete(ids[1]) is False
 
 
+def test_clear_prefix_and_has_partition(cache, rng) -> None:
+    xs = unit(rng, 3)
+    for x, partition in zip(xs, ["ns1/a", "ns1/b", "ns2/a"], strict=True):
+        cache.put(x, partition, partition=partition)
+    assert cache.has_partition("ns1/a") and not cache.has_partition("ns3")
+    assert cache.clear_prefix("ns1/") == 2
+    assert not cache.has_partition("ns1/a") and not cache.has_partition("ns1/b")
+    assert cache.get(xs[2], partition="ns2/a") is not None
+
+
 def test_lru_eviction_keeps_recently_used(encoder, rng) -> None:
     cache = BinarySemanticCache(encoder, max_entries=3, similarity_threshold=0.99)
     xs = unit(rng, 4)

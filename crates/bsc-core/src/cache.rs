@@ -457,6 +457,11 @@ impl Cache {
         Ok(removed)
     }
 
+    /// Whether `partition` holds any entry (expired ones count until reclaimed).
+    pub fn has_partition(&self, partition: &str) -> bool {
+        self.store.read().partition(partition).is_some()
+    }
+
     /// Removes every partition whose name starts with `prefix`; returns how many entries.
     pub fn clear_prefix(&self, prefix: &str) -> Result<usize> {
         let names: Vec<String> = self

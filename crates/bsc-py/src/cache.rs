@@ -412,6 +412,12 @@ impl PyBinarySemanticCache {
         py.detach(|| cache.clear(partition)).map_err(to_py)
     }
 
+    /// Whether ``partition`` holds any entry: lets a caller skip computing an embedding when
+    /// there is nothing to search.
+    fn has_partition(&self, partition: &str) -> PyResult<bool> {
+        Ok(self.cache()?.has_partition(partition))
+    }
+
     /// Removes every partition whose name starts with ``prefix``; returns how many entries.
     fn clear_prefix(&self, py: Python<'_>, prefix: &str) -> PyResult<usize> {
         let cache = &self.cache()?;
