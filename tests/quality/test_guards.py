@@ -1,0 +1,131 @@
+"""Precision guards: each check refuses what it should, in both directions, and nothing else."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from binary_semantic_cache.guards import ALL_CHECKS, DEFAULT_CHECKS, PrecisionGuards
+
+# (check, one question, the other): each pair must be refused by that check alone.
+REFUSED = [
+    ("numbers", "Can a 19 year old date a 16 year old?", "Can a 19 year old date a 17 year old?"),
+    (
+        "numbers",
+        "What is the chart time for train no. 19707?",
+        "What is the chart time for train no. 19708?",
+    ),
+    ("numbers", "How do I earn 1,000 dollars a month?", "How do I earn 5000 dollars a month?"),
+    ("numbers", "Give me three tips for sleeping", "Give me five tips for sleeping"),
+    ("dates", "Best phones to buy in 2023?", "Best phones to buy in 2024?"),
+    ("dates", "Is the museum open on Monday?", "Is the museum open on Friday?"),
+    ("dates", "What happened in March 2020?", "What happened in June 2020?"),
+    ("units", "How far is 5 km?", "How far is 5 miles?"),
+    ("units", "Which is the best phone under $200?", "Which is the best phone under 200 rupees?"),
+    ("negation", "Is it safe to eat raw eggs?", "Is it not safe to eat raw eggs?"),
+    ("negation", "Why can't I sleep at night?", "Why do I sleep at night?"),
+    ("negation", "Which foods have gluten?", "Which foods have no gluten?"),
+    ("entities", "How do I learn Java quickly?", "How do I learn Python quickly?"),
+    ("entities", "What is the climate like in Ohio?", "What is the climate like in Kentucky?"),
+    ("entities", "How do I prepare for the GRE?", "How do I prepare for the GMAT?"),
+    ("quotes", 'What does "carpe diem" mean?', 'What does "memento mori" mean?'),
+    ("quotes", "How do you say 'good night' in Spanish?", "How do you say 'thank you' in Spanish?"),
+    ("code", "How do I use os.path.join in Python?", "How do I use os.path.split in Python?"),
+    ("code", "What does `fetch_all()` return?", "What does `fetch_one()` return?"),
+    ("code", "Why is my_list empty after the loop?", "Why is my_dict empty after the loop?"),
+]
+
+# Paraphrases and rewordings that must be served.
+ALLOWED = [
+    ("What is the population of India?", "How many people live in India?"),
+    ("What's the best way to learn python?", "How can I learn Python fast?"),
+    ("Python is better than Java?", "Is Python better than Java?"),
+    ("How is life in the U.S.?", "How is life in the US?"),
+    (
+        "Who is the most corrupt Indian prime minister?",
+        "Who is the most corrupt prime minister of India?",
+    ),
+    ("Was Mahatma Gandhi a racist?", "Was Gandhi a racist?"),
+    (
+        "How do I know if someone blocked me on WhatsApp or not?",
+        "How do I know if I'm blocked on WhatsApp?",
+    ),
+    ("What Is The Best Way To Lose Weight?", "How can I lose weight quickly?"),
+    ("How much does YouTube pay per 1000 views?", "How much does youtube pay per 1000 views?"),
+    ('What does "carpe diem" mean?', "What does carpe diem mean?"),
+    ("Why should I buy an iPhone?", "Why should anyone buy an iphone?"),
+    ("How do I reset my password?", "I forgot my password, how do I reset it?"),
+    ("Which books explain the Mughal Empire?", "What should I read about the Mughal empire?"),
+    ("What are the 10 best films of 2016?", "Which are the ten best movies of 2016?"),
+]
+
+
+@pytest.mark.parametrize(("check", "one", "other"), REFUSED)
+def test_each_check_refuses_in_both_directions(check: str, one: str, other: str) -> None:
+    guard = PrecisionGuards([check])
+    for query, stored in ((one, other), (other, one)):
+        reason = guard.check(query, stored)
+        assert reason is not None, f"{check} let through {query!r} / {stored!r}"
+        assert reason.split(" differ")[0] in {
+            "numbers",
+            "dates",
+            "units",
+            "negation",
+            "named entities",
+            "quoted text",
+            "code identifiers",
+        }
+    assert PrecisionGuards([c for c in ALL_CHECKS if c != check]).check(one, one) is None
+
+
+@pytest.mark.parametrize(("one", "other"), ALLOWED)
+def test_paraphrases_are_served(one: str, other: str) -> None:
+    guards = PrecisionGuards(ALL_CHECKS)
+    assert guards.check(one, other) is None
+    assert guards.check(other, one) is None
+
+
+def test_the_reason_names_the_values_query_first() -> None:
+    reason = PrecisionGuards().check("Best phones in 2023?", "Best phones in 2024?")
+    assert reason == "dates differ: {2023} vs {2024}"
+
+
+def test_added_detail_is_not_a_replacement() -> None:
+    # A value on one side only is extra detail, not a different question (negation aside).
+    guards = PrecisionGuards(["numbers", "dates", "entities"])
+    assert guards.check("How do I lose weight?", "How do I lose weight in 2024?") is None
+    assert guards.check("Who will win the election?", "Who will win the US election?") is None
+
+
+def test_only_the_chosen_checks_run() -> None:
+    pair = ("How do I learn Java?", "How do I learn Python?")
+    assert PrecisionGuards(["numbers", "negation"]).check(*pair) is None
+    assert PrecisionGuards(["entities"]).check(*pair) is not None
+    assert PrecisionGuards([]).check("Is it safe?", "Is it not safe?") is None
+    assert PrecisionGuards().checks == DEFAULT_CHECKS
+    assert "negation" not in DEFAULT_CHECKS  # off by default: see benchmarks/quality.py
+    assert PrecisionGuards(list(reversed(ALL_CHECKS))).checks == ALL_CHECKS  # a fixed order
+
+
+def test_unknown_checks_are_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown precision checks \\['colour'\\]"):
+        PrecisionGuards(["numbers", "colour"])
+
+
+def test_identical_texts_always_pass() -> None:
+    guards = PrecisionGuards()
+    for _, one, other in REFUSED:
+        assert guards.check(one, one) is None
+        assert guards.check(other, other) is None
+
+
+def test_a_pair_costs_microseconds(qqp_sample: list[tuple[str, str, bool]]) -> None:
+    guards = PrecisionGuards()
+    pairs = qqp_sample[:500]
+    start = time.perf_counter()
+    for a, b, _ in pairs:
+        guards.check(b, a)
+    per_pair = (time.perf_counter() - start) / len(pairs)
+    # About 20-40 us on a shared 2-core box with both texts new; the bound catches a regression.
+    assert per_pair < 200e-6, f"{per_pair * 1e6:.0f} us per pair"
