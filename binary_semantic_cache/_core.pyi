@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+from types import TracebackType
 from collections.abc import Iterable
 from typing import Any, Final, Literal, final
 
@@ -78,7 +79,13 @@ class BinarySemanticCache:
     def save(self) -> None: ...
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...
-    def __exit__(self, *_args: object) -> bool: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...
     @property
     def max_entries(self) -> int: ...
     @property
