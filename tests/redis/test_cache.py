@@ -188,3 +188,29 @@ def test_default_embedder_end_to_end(redis_server: RedisServer) -> None:
         hit = b.get(paraphrase)
         assert hit is not None and hit.response == "Paris"
         assert b.get(other) is None
+
+
+def test_concurrent_writers_converge(
+    pair: tuple[BinarySemanticCache, BinarySemanticCache],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    a, b = pair
+
+    def work(t: int) -> set[int]:
+        cache = a if t % 2 else b
+        kept = set()
+        for k in range(t * 100, t * 100 + 40):
+            lid = cache.put(vec(k), f"r{k}")
+            if k % 3 == 0:
+                cache.delete(lid)
+            else:
+                kept.add(k)
+        return kept
+
+    with ThreadPoolExecutor(4) as pool:
+        expected = set().union(*pool.map(work, range(4)))
+    keys = [k for t in range(4) for k in range(t * 100, t * 100 + 40)]
+    for cache in (a, b):
+        wait_until(lambda c=cache: {k for k in keys if c.get(vec(k)) is not None} == expected)
+        assert len(cache) == len(expected)
