@@ -132,6 +132,7 @@ class SyncEngine:
         self._next_token = 0
         self._outbox = Outbox(options.max_queued_writes)
         self.connected = False
+        self._outage_logged = False
         self.epoch: str | None = None
         self.last_id: str | None = None
         self.need_resync = True
@@ -278,17 +279,20 @@ class SyncEngine:
             if not self.connected:
                 self.connected = True
                 self._counts["reconnects"] += 1
+            if self._outage_logged:
+                self._outage_logged = False
                 logger.info("shared cache: reconnected to %s", self.url)
 
     def lost(self, err: Exception) -> None:
         """Marks Redis unreachable; logged once per outage."""
-        if self.connected or self.last_id is None:
+        if not self._outage_logged:
             logger.warning(
                 "shared cache: Redis at %s unreachable (%s); lookups are served locally and "
                 "writes queued",
                 self.url,
                 type(err).__name__,
             )
+            self._outage_logged = True
         self.connected = False
 
     # -- the feed and snapshots -----------------------------------------------------------------

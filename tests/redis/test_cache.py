@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,7 +105,10 @@ def test_payloads_are_stored_as_json_never_pickle(
     assert np.array_equal(np.frombuffer(r.hget("{bsc:t}:e:1", "v"), np.float32), vec(1))
 
 
-def test_unreachable_redis_queues_writes_and_replays_them(tmp_path: Path) -> None:
+def test_unreachable_redis_queues_writes_and_replays_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="binary_semantic_cache")
     server = RedisServer(tmp_path)
     # nothing listens yet: construction and calls must neither raise nor wait
     cache = shared(server.url)
@@ -117,12 +121,16 @@ def test_unreachable_redis_queues_writes_and_replays_them(tmp_path: Path) -> Non
         assert stats["redis_connected"] == 0
         # the put of 1 and its delete cancel out before they reach Redis
         assert stats["redis_queued_writes"] == 1
+        # several reconnect attempts fail meanwhile (every 0.1 s), but the outage is logged once
+        time.sleep(0.5)
+        assert caplog.text.count("unreachable") == 1
         server.start()
         wait_until(lambda: cache.stats()["redis_connected"] == 1, what="reconnect")
         assert cache.stats()["redis_queued_writes"] == 0
         with shared(server.url) as other:
             assert other.get(vec(2)).response == "r2"  # type: ignore[union-attr]
             assert other.get(vec(1)) is None
+        assert caplog.text.count("reconnected") == 1
     finally:
         cache.close()
         server.kill()
