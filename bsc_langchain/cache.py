@@ -7,10 +7,10 @@ import hashlib
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -19,10 +19,14 @@ from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from langchain_core.embeddings import Embeddings
 from langchain_core.outputs import Generation
 
-from binary_semantic_cache import (
-    DEFAULT_SIMILARITY_THRESHOLD,
-    BinaryEncoder,
-    BinarySemanticCache,
+from binary_semantic_cache import DEFAULT_SIMILARITY_THRESHOLD
+from binary_semantic_cache._adapter import (
+    GuardsArg,
+    PathArg,
+    close_core,
+    exact_vector,
+    open_core,
+    resolve_guards,
 )
 from binary_semantic_cache.embeddings import (
     DefaultEmbedder,
@@ -30,10 +34,16 @@ from binary_semantic_cache.embeddings import (
     MemoizedEmbedder,
     as_embedder,
 )
+from binary_semantic_cache.failures import FailureLog
 from bsc_langchain.lru import BoundedLRU
-from bsc_langchain.partition import hash_llm_string, partition_id, split_prompt
+from bsc_langchain.partition import (
+    hash_llm_string,
+    partition_id,
+    partition_prefix,
+    split_prompt,
+)
 from bsc_langchain.serialize import dump_generations, fresh_generations, load_generations
-from bsc_langchain.stats import CacheStats, ModelPrice, StatsRecorder
+from bsc_langchain.stats import CacheStats, CacheStatsRecorder, ModelPrice
 
 __all__ = ["BinarySemanticLLMCache"]
 
@@ -42,6 +52,8 @@ logger = logging.getLogger(__name__)
 # Enough for every prompt of a large `batch()` between its lookups and its updates.
 _MEMO_SIZE = 4096
 _PAYLOAD_VERSION = 1
+#: Prompts whose revived answers the exact tier keeps by default.
+DEFAULT_EXACT_TIER_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,19 +61,18 @@ class _ExactEntry:
     """What the exact tier keeps for one full prompt: revived generations, never JSON."""
 
     templates: list[Generation]
-    namespace: str
-    llm_hash: str
-    expires_at: float | None
+    partition: str
+    expires_at: float | None  # wall clock, as stored in the payload
     core_id: int | None
-
-    def is_live(self) -> bool:
-        return self.expires_at is None or time.monotonic() < self.expires_at
 
 
 @dataclass(frozen=True, slots=True)
-class _PartitionOwner:
-    namespace: str
-    llm_hash: str
+class _Lookup:
+    """A lookup the exact tier could not answer: where to search and for what."""
+
+    key: bytes
+    partition: str
+    query: str | None
 
 
 class BinarySemanticLLMCache(BaseCache):
@@ -70,15 +81,24 @@ class BinarySemanticLLMCache(BaseCache):
     A prompt is split into a partition (namespace, a hash of ``llm_string``, the embedder's
     ``model_id``, the system prompt, history, tool calls and results and any non-text content)
     and a query (the text of the last human message, or a plain LLM prompt). A repeated prompt
-    is answered from an exact tier without computing an embedding; otherwise the query is
-    embedded and only its own partition is searched. When the last message is not a human turn
-    the whole prompt must match exactly.
+    is answered from a bounded in-process exact tier without computing an embedding; otherwise
+    the query is embedded and only its own partition is searched. When the last message is not
+    a human turn the whole prompt must match exactly (it is stored under a partition of its own).
+
+    Before a semantic (non-exact) hit is served, precision guards compare the new question with
+    the stored one and refuse the hit when they differ in what usually changes an answer
+    (numbers, dates, units, names, quoted text, code); a refusal is a miss, counted in
+    ``stats().guard_refusals``.
 
     A hit is a new list of new generation objects each time; chat messages come back with
     ``id=None`` and ``response_metadata`` holding ``cache_hit=True``, ``cache_similarity`` and
     ``cache_tier`` ("exact" or "semantic"). A failure inside the cache (say, the embedding
     service is down) never reaches the caller: the lookup becomes a miss, the write is skipped,
     the error is logged once per exception type and counted in :meth:`stats`.
+
+    Everything needed to answer lives in the core cache, so with ``path`` a new process (a new
+    instance over the same directory) answers what an earlier one stored. Call :meth:`close`
+    (or use the cache as a context manager) to write out and release the directory.
 
     Args:
         embedding: An ``Embedder`` or any LangChain ``Embeddings``; default: the offline
@@ -90,6 +110,15 @@ class BinarySemanticLLMCache(BaseCache):
         namespace: Tenant name; caches never answer across namespaces.
         rescore: Re-rank the nearest codes with their stored vectors before deciding.
         prices: Model name to :class:`ModelPrice`, for the estimated cost saved in stats.
+        path: A directory to persist the answers in (one writer per directory); ``None``: in
+            memory only.
+        redis_url: ``redis://`` or ``rediss://`` URL: caches with the same ``namespace`` on that
+            Redis share their answers (lookups are still served locally).
+        guards: ``True`` (default) runs the default
+            :class:`~binary_semantic_cache.guards.PrecisionGuards`, ``False`` none, or pass your
+            own ``PrecisionGuards(checks=...)``.
+        exact_tier_size: Prompts whose revived answers are kept in process for repeats; a
+            repeat beyond them is still answered exactly, from the core.
 
     Example:
         .. code-block:: python
@@ -97,7 +126,7 @@ class BinarySemanticLLMCache(BaseCache):
             from langchain_core.globals import set_llm_cache
             from bsc_langchain import BinarySemanticLLMCache
 
-            set_llm_cache(BinarySemanticLLMCache())
+            set_llm_cache(BinarySemanticLLMCache(path="./llm-cache"))
             llm.invoke("What is the capital of France?")  # model call
             llm.invoke("What's France's capital city?")  # answered from the cache
     """
@@ -112,35 +141,49 @@ class BinarySemanticLLMCache(BaseCache):
         namespace: str = "default",
         rescore: bool = False,
         prices: Mapping[str, ModelPrice] | None = None,
+        path: PathArg = None,
+        redis_url: str | None = None,
+        guards: GuardsArg = True,
+        exact_tier_size: int = DEFAULT_EXACT_TIER_SIZE,
     ) -> None:
         _check_arguments(similarity_threshold, max_entries, ttl_seconds, namespace)
+        if (
+            isinstance(exact_tier_size, bool)
+            or not isinstance(exact_tier_size, int)
+            or exact_tier_size < 1
+        ):
+            msg = f"exact_tier_size must be a positive int, got {exact_tier_size!r}"
+            raise ValueError(msg)
+        self._guards = resolve_guards(guards)
         inner: Embedder = DefaultEmbedder() if embedding is None else as_embedder(embedding)
         # The lookup that misses embeds the question; the update after the model call reuses it.
         self._embedder = MemoizedEmbedder(inner, maxsize=_MEMO_SIZE)
         self._model_id = inner.model_id
         self._namespace = namespace
         self._ttl_seconds = ttl_seconds
-        self._core = BinarySemanticCache(
-            BinaryEncoder(inner.dim),
+        self._exact_vector = exact_vector(inner.dim)
+        self._core = open_core(
+            inner.dim,
             max_entries=max_entries,
             similarity_threshold=similarity_threshold,
             ttl_seconds=ttl_seconds,
             rescore=rescore,
+            path=path,
+            redis_url=redis_url,
+            redis_namespace=f"bsc_langchain/{namespace}",
         )
-        self._exact: BoundedLRU[bytes, _ExactEntry] = BoundedLRU(max_entries)
-        # Which namespace and model every live core partition belongs to, for clear(llm_string=).
-        # A partition holds at least one entry, so max_entries bounds the live ones.
-        self._partitions: BoundedLRU[str, _PartitionOwner] = BoundedLRU(max_entries)
-        self._stats = StatsRecorder(prices=dict(prices or {}))
-        self._logged_errors: set[tuple[str, type[BaseException]]] = set()
-        self._log_lock = threading.Lock()
+        self._exact: BoundedLRU[bytes, _ExactEntry] = BoundedLRU(exact_tier_size)
+        self._stats = CacheStatsRecorder(prices)
+        self._failures = FailureLog(logger)
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(embedding={self._model_id!r}, "
             f"similarity_threshold={self._core.similarity_threshold}, "
             f"max_entries={self._core.max_entries}, ttl_seconds={self._ttl_seconds}, "
-            f"namespace={self._namespace!r}, rescore={self._core.rescore})"
+            f"namespace={self._namespace!r}, rescore={self._core.rescore}, "
+            f"path={None if self._core.path is None else str(self._core.path)!r}, "
+            f"guards={self._guards!r})"
         )
 
     @property
@@ -154,23 +197,40 @@ class BinarySemanticLLMCache(BaseCache):
         return self._core.similarity_threshold
 
     def stats(self) -> CacheStats:
-        """Return hits (exact and semantic), misses, writes, failures and what hits saved."""
+        """Return hits (exact and semantic), misses, guard refusals, writes, failures, savings."""
         return self._stats.snapshot()
+
+    def close(self) -> None:
+        """Write out and release the directory (with ``path``), stop following Redis.
+
+        Idempotent. A lookup or update after it is a miss or a skipped write, never an error.
+        """
+        close_core(self._core)
+        self._exact.clear()
+
+    def __enter__(self) -> BinarySemanticLLMCache:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     # -- BaseCache ------------------------------------------------------------------------
 
     def lookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         """Return a fresh list of cached generations for this prompt, or ``None``."""
         try:
-            found = self._lookup_exact(prompt, llm_string)
-            if found is not None:
+            found, pending = self._lookup_exact(prompt, llm_string)
+            if pending is None:
                 return found
-            query = self._semantic_query(prompt, llm_string)
-            if query is None:
-                self._stats.add("misses")
-                return None
-            partition, text = query
-            return self._lookup_semantic(partition, self._embedder.embed([text])[0])
+            vector = self._exact_vector
+            if pending.query is not None:
+                vector = self._embedder.embed([pending.query])[0]
+            return self._lookup_core(pending, vector)
         except Exception as exc:
             self._failed("lookup", exc)
             return None
@@ -178,16 +238,13 @@ class BinarySemanticLLMCache(BaseCache):
     async def alookup(self, prompt: str, llm_string: str) -> RETURN_VAL_TYPE | None:
         """Async :meth:`lookup`; the embedding runs off the event loop."""
         try:
-            found = self._lookup_exact(prompt, llm_string)
-            if found is not None:
+            found, pending = self._lookup_exact(prompt, llm_string)
+            if pending is None:
                 return found
-            query = self._semantic_query(prompt, llm_string)
-            if query is None:
-                self._stats.add("misses")
-                return None
-            partition, text = query
-            vectors = await self._embedder.aembed([text])
-            return self._lookup_semantic(partition, vectors[0])
+            vector = self._exact_vector
+            if pending.query is not None:
+                vector = (await self._embedder.aembed([pending.query]))[0]
+            return self._lookup_core(pending, vector)
         except Exception as exc:
             self._failed("lookup", exc)
             return None
@@ -196,7 +253,9 @@ class BinarySemanticLLMCache(BaseCache):
         """Store the generations the model returned for this prompt."""
         try:
             write = self._prepare_write(prompt, llm_string, return_val)
-            vector = None if write.query is None else self._embedder.embed([write.query])[0]
+            vector = self._exact_vector
+            if write.query is not None:
+                vector = self._embedder.embed([write.query])[0]
             self._commit_write(write, vector)
         except Exception as exc:
             self._failed("update", exc)
@@ -205,7 +264,7 @@ class BinarySemanticLLMCache(BaseCache):
         """Async :meth:`update`; the embedding (memoised by the lookup) runs off the loop."""
         try:
             write = self._prepare_write(prompt, llm_string, return_val)
-            vector = None
+            vector = self._exact_vector
             if write.query is not None:
                 vector = (await self._embedder.aembed([write.query]))[0]
             self._commit_write(write, vector)
@@ -214,6 +273,11 @@ class BinarySemanticLLMCache(BaseCache):
 
     def clear(self, **kwargs: Any) -> None:
         """Forget stored answers: all of them, or those of one ``llm_string`` and/or ``namespace``.
+
+        ``clear(llm_string=...)`` forgets that model's answers in this cache's own namespace
+        (the only one it reads and writes) unless ``namespace=`` names another; with
+        ``path``, in the directory too. Shared through Redis, a full ``clear()`` reaches every
+        instance; a ``clear(llm_string=...)`` or ``clear(namespace=...)`` only this one.
 
         Raises:
             TypeError: an argument other than ``llm_string`` or ``namespace`` was given.
@@ -226,21 +290,15 @@ class BinarySemanticLLMCache(BaseCache):
         namespace = kwargs.get("namespace")
         if llm_string is None and namespace is None:
             self._exact.clear()
-            self._partitions.clear()
             self._core.clear()
             self._embedder.clear()
             return
-        llm_hash = None if llm_string is None else hash_llm_string(llm_string)
-
-        def owned(owner_namespace: str, owner_llm_hash: str) -> bool:
-            return (namespace is None or owner_namespace == namespace) and (
-                llm_hash is None or owner_llm_hash == llm_hash
-            )
-
-        self._exact.remove_where(lambda _, e: owned(e.namespace, e.llm_hash))
-        doomed = self._partitions.remove_where(lambda _, o: owned(o.namespace, o.llm_hash))
-        for partition, _ in doomed:
-            self._core.clear(partition)
+        prefix = partition_prefix(
+            self._namespace if namespace is None else namespace,
+            None if llm_string is None else hash_llm_string(llm_string),
+        )
+        self._exact.remove_where(lambda _, entry: entry.partition.startswith(prefix))
+        self._core.clear_prefix(prefix)
 
     async def aclear(self, **kwargs: Any) -> None:
         """Async :meth:`clear`, run in a worker thread (clearing scans the stored entries)."""
@@ -256,40 +314,61 @@ class BinarySemanticLLMCache(BaseCache):
             digest.update(b"\x1f")
         return digest.digest()
 
-    def _lookup_exact(self, prompt: str, llm_string: str) -> list[Generation] | None:
-        key = self._exact_key(hash_llm_string(llm_string), prompt)
-        entry = self._exact.get(key, _ExactEntry.is_live)
-        if entry is None:
-            return None
-        generations = fresh_generations(entry.templates, 1.0, "exact")
-        self._stats.hit("exact", generations)
-        return generations
+    def _is_live(self, entry: _ExactEntry) -> bool:
+        # A partition gone from the core was cleared (here or, when shared, by another
+        # instance) or evicted whole: its answers go from the exact tier too.
+        return (
+            entry.expires_at is None or time.time() < entry.expires_at
+        ) and self._core.has_partition(entry.partition)
 
-    def _semantic_query(self, prompt: str, llm_string: str) -> tuple[str, str] | None:
-        """Return (partition, query text) when a semantic lookup can find anything."""
+    def _lookup_exact(
+        self, prompt: str, llm_string: str
+    ) -> tuple[list[Generation] | None, _Lookup | None]:
+        """Return (the exact tier's answer, None), or (None, what the core must look up).
+
+        Returns (None, None) for a miss that needs no search.
+        """
+        llm_hash = hash_llm_string(llm_string)
+        key = self._exact_key(llm_hash, prompt)
+        entry = self._exact.get(key, self._is_live)
+        if entry is not None:
+            generations = fresh_generations(entry.templates, 1.0, "exact")
+            self._stats.hit("exact", generations)
+            return generations, None
         parts = split_prompt(prompt)
-        if parts.query is None:
-            return None
-        partition = partition_id(
-            self._namespace, hash_llm_string(llm_string), self._model_id, parts.context
-        )
+        partition = partition_id(self._namespace, llm_hash, self._model_id, parts.context)
         # An unseen context has nothing to find: skip the embedding, the update computes it.
-        if partition not in self._partitions:
-            return None
-        return partition, parts.query
+        if not self._core.has_partition(partition):
+            self._stats.add("lookups", "misses")
+            return None, None
+        return None, _Lookup(key, partition, parts.query)
 
-    def _lookup_semantic(
-        self, partition: str, vector: npt.NDArray[np.float32]
+    def _lookup_core(
+        self, pending: _Lookup, vector: npt.NDArray[np.float32]
     ) -> list[Generation] | None:
-        hit = self._core.get(vector, partition=partition)
+        hit = self._core.get(vector, partition=pending.partition)
         if hit is None:
-            self._stats.add("misses")
+            self._stats.add("lookups", "misses")
             return None
-        self._partitions.touch(partition)
         payload = json.loads(hit.response)
-        generations = fresh_generations(
-            load_generations(payload["g"]), float(hit.similarity), "semantic"
-        )
+        stored_query = payload["q"]
+        templates = load_generations(payload["g"])
+        if stored_query == pending.query:
+            # The same question (or the same exact-only prompt): keep it for the next repeat.
+            expires_at = payload.get("e")
+            self._exact.put(
+                pending.key, _ExactEntry(templates, pending.partition, expires_at, hit.id)
+            )
+            generations = fresh_generations(templates, 1.0, "exact")
+            self._stats.hit("exact", generations)
+            return generations
+        if self._guards is not None and pending.query is not None:
+            reason = self._guards.check(pending.query, stored_query)
+            if reason is not None:
+                logger.debug("semantic hit refused by the precision guards: %s", reason)
+                self._stats.add("lookups", "misses", "guard_refusals")
+                return None
+        generations = fresh_generations(templates, float(hit.similarity), "semantic")
         self._stats.hit("semantic", generations)
         return generations
 
@@ -302,78 +381,48 @@ class BinarySemanticLLMCache(BaseCache):
         # tier the same objects a semantic hit would build.
         templates = load_generations(generations_json)
         parts = split_prompt(prompt)
-        partition = None
-        if parts.query is not None:
-            partition = partition_id(self._namespace, llm_hash, self._model_id, parts.context)
+        expires_at = None if self._ttl_seconds is None else time.time() + self._ttl_seconds
         return _Write(
             key=self._exact_key(llm_hash, prompt),
-            llm_hash=llm_hash,
-            partition=partition,
+            partition=partition_id(self._namespace, llm_hash, self._model_id, parts.context),
             query=parts.query,
             payload=json.dumps(
-                {"v": _PAYLOAD_VERSION, "q": parts.query, "g": generations_json},
+                {"v": _PAYLOAD_VERSION, "q": parts.query, "g": generations_json, "e": expires_at},
                 ensure_ascii=False,
             ),
             templates=templates,
+            expires_at=expires_at,
         )
 
-    def _commit_write(self, write: _Write, vector: npt.NDArray[np.float32] | None) -> None:
-        core_id = None
-        if write.partition is not None and vector is not None:
-            core_id = self._core.put(vector, write.payload, partition=write.partition)
-            _, pruned = self._partitions.put(
-                write.partition, _PartitionOwner(self._namespace, write.llm_hash)
-            )
-            # Forgetting a partition's owner would let clear(llm_string=) miss it, so its
-            # entries go with it; it is the least recently used context, the next to be evicted.
-            for partition, _ in pruned:
-                self._core.clear(partition)
-        expires_at = None
-        if self._ttl_seconds is not None:
-            expires_at = time.monotonic() + self._ttl_seconds
+    def _commit_write(self, write: _Write, vector: npt.NDArray[np.float32]) -> None:
+        core_id = self._core.put(vector, write.payload, partition=write.partition)
         replaced, _ = self._exact.put(
-            write.key,
-            _ExactEntry(write.templates, self._namespace, write.llm_hash, expires_at, core_id),
+            write.key, _ExactEntry(write.templates, write.partition, write.expires_at, core_id)
         )
-        # The same prompt written twice (two concurrent misses) keeps one semantic entry.
-        if replaced is not None and replaced.core_id is not None:
+        # The same prompt written twice (two concurrent misses) keeps one entry.
+        if replaced is not None and replaced.core_id not in (None, core_id):
             self._core.delete(replaced.core_id)
         self._stats.add("writes")
 
     # -- failures -------------------------------------------------------------------------
 
     def _failed(self, operation: str, exc: Exception) -> None:
-        self._stats.add("errors")
         if operation == "update":
-            self._stats.add("skipped_writes")
+            self._stats.add("errors", "skipped_writes")
+            self._failures.record(operation, exc, treated_as="skipped write")
         else:
-            self._stats.add("misses")
-        signature = (operation, type(exc))
-        with self._log_lock:
-            first = signature not in self._logged_errors
-            self._logged_errors.add(signature)
-        if first:
-            logger.warning(
-                "cache %s failed with %s; treated as a %s (later %s errors are logged at "
-                "DEBUG level)",
-                operation,
-                type(exc).__name__,
-                "skipped write" if operation == "update" else "miss",
-                type(exc).__name__,
-                exc_info=exc,
-            )
-        else:
-            logger.debug("cache %s failed: %r", operation, exc)
+            self._stats.add("errors", "lookups", "misses")
+            self._failures.record(operation, exc, treated_as="miss")
 
 
 @dataclass(frozen=True, slots=True)
 class _Write:
     key: bytes
-    llm_hash: str
-    partition: str | None
+    partition: str
     query: str | None
     payload: str
     templates: list[Generation]
+    expires_at: float | None
 
 
 def _without_run_ids(generations: Sequence[Generation]) -> list[Generation]:

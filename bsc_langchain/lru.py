@@ -1,4 +1,4 @@
-"""A small bounded, thread-safe LRU map: the exact tier and the partition registry use it."""
+"""A small bounded, thread-safe LRU map: the LangChain cache's exact tier."""
 
 from __future__ import annotations
 
@@ -28,9 +28,6 @@ class BoundedLRU(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._items)
 
-    def __contains__(self, key: K) -> bool:
-        return key in self._items
-
     def get(self, key: K, is_live: Callable[[V], bool] | None = None) -> V | None:
         """Return the value and mark it used; drop it instead when ``is_live`` says it is dead."""
         with self._lock:
@@ -52,14 +49,6 @@ class BoundedLRU(Generic[K, V]):
             while len(self._items) > self._max_entries:
                 evicted.append(self._items.popitem(last=False))
         return replaced, evicted
-
-    def touch(self, key: K) -> bool:
-        """Mark ``key`` used; return whether it was present."""
-        with self._lock:
-            if key not in self._items:
-                return False
-            self._items.move_to_end(key)
-            return True
 
     def remove_where(self, predicate: Callable[[K, V], bool]) -> list[tuple[K, V]]:
         """Remove and return every item for which ``predicate(key, value)`` holds."""

@@ -14,11 +14,16 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PromptParts", "hash_llm_string", "partition_id", "split_prompt"]
+__all__ = [
+    "PromptParts",
+    "hash_llm_string",
+    "partition_id",
+    "partition_prefix",
+    "split_prompt",
+]
 
 _MESSAGE_ID_PREFIX = ["langchain", "schema", "messages"]
 _HUMAN_TYPES = frozenset({"HumanMessage", "HumanMessageChunk"})
-_SEP = b"\x1f"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +47,26 @@ def hash_llm_string(llm_string: str) -> str:
     return hashlib.sha256(llm_string.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def partition_prefix(namespace: str, llm_hash: str | None = None) -> str:
+    """Return the prefix every partition of ``namespace`` (and of one ``llm_string``) starts with.
+
+    ``core.clear_prefix(partition_prefix(...))`` forgets them all, and nothing else.
+    """
+    prefix = _digest(namespace) + "/"
+    return prefix if llm_hash is None else prefix + _digest(llm_hash) + "/"
+
+
 def partition_id(namespace: str, llm_hash: str, model_id: str, context: str) -> str:
-    """Return the core partition for a context: a digest, so its length does not grow with it."""
-    digest = hashlib.blake2b(digest_size=16)
-    for part in (namespace, llm_hash, model_id, context):
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(_SEP)
-    return digest.hexdigest()
+    """Return the core partition for a context: ``digest/digest/digest/digest``.
+
+    One fixed-length digest per component, outermost first (namespace, ``llm_string`` hash,
+    embedder id, context), so the partitions of a namespace or of a model share a prefix.
+    """
+    return f"{partition_prefix(namespace, llm_hash)}{_digest(model_id)}/{_digest(context)}"
 
 
 def split_prompt(prompt: str) -> PromptParts:

@@ -1,15 +1,15 @@
-"""Counters for the LangChain cache: hits by tier, misses, failures, and what the hits saved."""
+"""Counters of the LangChain cache: the shared adapter counters, plus tokens and cost saved."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from langchain_core.outputs import ChatGeneration, Generation
 
-__all__ = ["CacheStats", "ModelPrice", "StatsRecorder"]
+from binary_semantic_cache.adapter_stats import AdapterStats, StatsRecorder
+
+__all__ = ["CacheStats", "CacheStatsRecorder", "ModelPrice"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,84 +35,39 @@ class ModelPrice:
 
 
 @dataclass(frozen=True, slots=True)
-class CacheStats:
-    """A snapshot of a cache's counters.
+class CacheStats(AdapterStats):
+    """A snapshot of a cache's counters: the adapters' shared ones, plus what the hits saved.
 
     ``model_calls_saved`` equals ``hits``: every hit is one model call not made. Token and cost
     figures count only hits whose stored answer carried ``usage_metadata``; cost counts only
     those whose model name is in the price table (``priced_hits``).
     """
 
-    lookups: int = 0
-    hits: int = 0
-    exact_hits: int = 0
-    semantic_hits: int = 0
-    misses: int = 0
-    writes: int = 0
-    errors: int = 0
-    skipped_writes: int = 0
     input_tokens_saved: int = 0
     output_tokens_saved: int = 0
     priced_hits: int = 0
     cost_saved: float = 0.0
 
-    @property
-    def model_calls_saved(self) -> int:
-        """Model calls answered by the cache instead of the model."""
-        return self.hits
 
-    @property
-    def hit_rate(self) -> float:
-        """Hits per lookup, 0.0 before the first lookup."""
-        return self.hits / self.lookups if self.lookups else 0.0
+class CacheStatsRecorder(StatsRecorder[CacheStats]):
+    """Thread-safe counters behind :class:`CacheStats`, pricing the hits' token usage."""
 
-    def as_dict(self) -> dict[str, Any]:
-        """Return the counters, including the derived ones, as a plain dict."""
-        return {
-            **asdict(self),
-            "model_calls_saved": self.model_calls_saved,
-            "hit_rate": self.hit_rate,
-        }
-
-
-@dataclass
-class StatsRecorder:
-    """Thread-safe mutable counters behind :class:`CacheStats`."""
-
-    prices: Mapping[str, ModelPrice] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _counts: dict[str, Any] = field(default_factory=lambda: asdict(CacheStats()), repr=False)
+    def __init__(self, prices: Mapping[str, ModelPrice] | None = None) -> None:
+        super().__init__(CacheStats)
+        self.prices: Mapping[str, ModelPrice] = dict(prices or {})
 
     def hit(self, tier: str, generations: Sequence[Generation]) -> None:
         """Count a hit served by ``tier`` ("exact" or "semantic") with these generations."""
         input_tokens, output_tokens, cost = self._savings(generations)
-        with self._lock:
-            c = self._counts
-            c["lookups"] += 1
-            c["hits"] += 1
-            c[f"{tier}_hits"] += 1
-            c["input_tokens_saved"] += input_tokens
-            c["output_tokens_saved"] += output_tokens
-            if cost is not None:
-                c["priced_hits"] += 1
-                c["cost_saved"] += cost
-
-    def add(self, name: str, count: int = 1) -> None:
-        """Add to one counter: ``misses``, ``writes``, ``errors`` or ``skipped_writes``."""
-        with self._lock:
-            self._counts[name] += count
-            if name == "misses":
-                self._counts["lookups"] += count
-
-    def snapshot(self) -> CacheStats:
-        """Return the current counters."""
-        with self._lock:
-            return CacheStats(**self._counts)
-
-    def reset(self) -> None:
-        """Set every counter back to zero."""
-        with self._lock:
-            self._counts = asdict(CacheStats())
+        names = ["lookups", "hits", f"{tier}_hits"]
+        amounts: dict[str, float] = {
+            "input_tokens_saved": input_tokens,
+            "output_tokens_saved": output_tokens,
+        }
+        if cost is not None:
+            names.append("priced_hits")
+            amounts["cost_saved"] = cost
+        self.add(*names, **amounts)
 
     def _savings(self, generations: Sequence[Generation]) -> tuple[int, int, float | None]:
         input_tokens = output_tokens = 0

@@ -14,9 +14,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from binary_semantic_cache import BinaryEncoder, BinarySemanticCache
+from binary_semantic_cache import _core
+from binary_semantic_cache._adapter import (
+    GuardsArg,
+    PathArg,
+    close_core,
+    exact_vector,
+    open_core,
+    resolve_guards,
+)
 from binary_semantic_cache.embeddings import Embedder, MemoizedEmbedder
 from binary_semantic_cache.failures import FailureLog
+from binary_semantic_cache.guards import PrecisionGuards
 from bsc_llamaindex.payload import StoredAnswer, load_answer
 from bsc_llamaindex.stats import CacheStats, StatsRecorder
 
@@ -55,7 +64,10 @@ class ResponseCache:
 
     A key without a query (the prompt may only match exactly) is stored under a constant vector:
     its partition already names the whole prompt, so any entry in it is an exact match, and it
-    shares the core's LRU, TTL and ``max_entries`` with every other answer.
+    shares the core's LRU, TTL, ``max_entries`` and persistence with every other answer.
+
+    A semantic (non-exact) match is served only if the precision guards find no difference
+    between the two questions that usually changes an answer; a refusal is a miss.
     """
 
     def __init__(
@@ -66,26 +78,42 @@ class ResponseCache:
         max_entries: int,
         ttl_seconds: float | None,
         rescore: bool,
+        path: PathArg = None,
+        redis_url: str | None = None,
+        redis_namespace: str = "default",
+        guards: GuardsArg = True,
     ) -> None:
+        self._guards = resolve_guards(guards)
         # The lookup that misses embeds the question; the write after the model call reuses it,
         # and a repeated question is answered without running the embedder again.
         self._embedder = MemoizedEmbedder(embedder, maxsize=_MEMO_SIZE)
-        self._core = BinarySemanticCache(
-            BinaryEncoder(embedder.dim),
+        self._core = open_core(
+            embedder.dim,
             max_entries=max_entries,
             similarity_threshold=similarity_threshold,
             ttl_seconds=ttl_seconds,
             rescore=rescore,
+            path=path,
+            redis_url=redis_url,
+            redis_namespace=redis_namespace,
         )
-        self._exact_vector = np.zeros(embedder.dim, dtype=np.float32)
-        self._exact_vector[0] = 1.0
-        self._stats = StatsRecorder()
+        self._exact_vector = exact_vector(embedder.dim)
+        self._stats = StatsRecorder(CacheStats)
         self._failures = FailureLog(logger)
 
     @property
-    def core(self) -> BinarySemanticCache:
+    def core(self) -> _core.BinarySemanticCache:
         """The compiled cache holding the answers."""
         return self._core
+
+    @property
+    def guards(self) -> PrecisionGuards | None:
+        """The precision guards a semantic match must pass, or ``None``."""
+        return self._guards
+
+    def close(self) -> None:
+        """Write out and release the directory, stop following Redis; idempotent."""
+        close_core(self._core)
 
     def stats(self) -> CacheStats:
         """Return the counters."""
@@ -150,6 +178,12 @@ class ResponseCache:
             return None
         answer = load_answer(found.response)
         tier = "exact" if answer.query == key.query else "semantic"
+        if tier == "semantic" and self._guards is not None and key.query and answer.query:
+            reason = self._guards.check(key.query, answer.query)
+            if reason is not None:
+                logger.debug("semantic hit refused by the precision guards: %s", reason)
+                self._stats.add("lookups", "misses", "guard_refusals")
+                return None
         self._stats.add("lookups", "hits", f"{tier}_hits")
         return Hit(answer, float(found.similarity), tier)
 

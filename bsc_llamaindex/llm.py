@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Sequence
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -24,6 +25,7 @@ from llama_index.core.llms.llm import LLM, ToolSelection
 from llama_index.core.prompts import BasePromptTemplate
 
 from binary_semantic_cache import DEFAULT_MAX_ENTRIES, DEFAULT_SIMILARITY_THRESHOLD
+from binary_semantic_cache._adapter import GuardsArg, PathArg
 from binary_semantic_cache.embeddings import Embedder
 from bsc_llamaindex.embedding import resolve_embedder
 from bsc_llamaindex.engine import CacheKey, ResponseCache
@@ -94,6 +96,14 @@ class BinarySemanticLLM(FunctionCallingLLM):
         rescore: Re-rank the nearest codes with their stored vectors before deciding.
         query_templates: Your own question templates (format strings or prompt templates with a
             ``{query_str}`` or ``{question}`` variable) whose other variables must match exactly.
+        path: A directory to persist the answers in (one writer per directory); a new process
+            over it answers what an earlier one stored. ``None``: in memory only.
+        redis_url: ``redis://`` or ``rediss://`` URL: wrappers with the same ``namespace`` on
+            that Redis share their answers (lookups are still served locally).
+        guards: ``True`` (default) runs the default
+            :class:`~binary_semantic_cache.guards.PrecisionGuards` before a semantic hit is
+            served (numbers, dates, units, names, quotes, code must agree; a refusal is a miss,
+            counted in ``stats().guard_refusals``), ``False`` none, or pass your own.
 
     Example:
         .. code-block:: python
@@ -101,7 +111,7 @@ class BinarySemanticLLM(FunctionCallingLLM):
             from llama_index.core import Settings
             from bsc_llamaindex import BinarySemanticLLM
 
-            Settings.llm = BinarySemanticLLM(Settings.llm)
+            Settings.llm = BinarySemanticLLM(Settings.llm, path="./llm-cache")
             engine = index.as_query_engine()
             engine.query("What does the warranty cover?")  # model call
             engine.query("What is covered by the warranty?")  # answered from the cache
@@ -124,6 +134,9 @@ class BinarySemanticLLM(FunctionCallingLLM):
         namespace: str = "default",
         rescore: bool = False,
         query_templates: Iterable[BasePromptTemplate | str] = (),
+        path: PathArg = None,
+        redis_url: str | None = None,
+        guards: GuardsArg = True,
     ) -> None:
         if not isinstance(inner_llm, LLM):
             msg = (
@@ -158,6 +171,10 @@ class BinarySemanticLLM(FunctionCallingLLM):
             max_entries=max_entries,
             ttl_seconds=ttl_seconds,
             rescore=rescore,
+            path=path,
+            redis_url=redis_url,
+            redis_namespace=f"bsc_llamaindex/{namespace}",
+            guards=guards,
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -199,6 +216,24 @@ class BinarySemanticLLM(FunctionCallingLLM):
     def clear(self) -> None:
         """Forget every stored answer."""
         self._cache.clear()
+
+    def close(self) -> None:
+        """Write out and release the directory (with ``path``), stop following Redis.
+
+        Idempotent. A call after it still reaches the wrapped model: lookups are misses.
+        """
+        self._cache.close()
+
+    def __enter__(self) -> BinarySemanticLLM:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     # -- keys -----------------------------------------------------------------------------
 

@@ -45,19 +45,6 @@ class CountingEmbedder:
         return await self._inner.aembed(texts)
 
 
-class BrokenEmbedder:
-    """An embedder whose service is down: every call raises."""
-
-    dim = 384
-    model_id = "broken"
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        raise ConnectionError("embedding service unreachable")
-
-    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        raise ConnectionError("embedding service unreachable")
-
-
 class ToolFakeChatModel(GenericFakeChatModel):
     """GenericFakeChatModel with a model name, a temperature and ``bind_tools``.
 

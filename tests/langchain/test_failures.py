@@ -11,8 +11,8 @@ from langchain_core.outputs import Generation
 from langchain_core.prompts import ChatPromptTemplate
 
 from bsc_langchain import BinarySemanticLLMCache
+from tests.doubles import BrokenEmbedder
 from tests.langchain.conftest import (
-    BrokenEmbedder,
     CountingEmbedder,
     ToolFakeChatModel,
     numbered_answers,

@@ -6,7 +6,6 @@ import threading
 from collections.abc import AsyncGenerator, Generator, Sequence
 from typing import Any
 
-import numpy as np
 import pytest
 from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.base.llms.types import (
@@ -226,19 +225,6 @@ class ToolCallingLLM(FunctionCallingLLM):
             )
             for c in calls
         ]
-
-
-class BrokenEmbedder:
-    """An embedder whose service is down: every call raises."""
-
-    dim = 384
-    model_id = "broken"
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        raise ConnectionError("embedding service unreachable")
-
-    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
-        raise ConnectionError("embedding service unreachable")
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,8 @@ from pydantic import BaseModel, Field
 
 from binary_semantic_cache.embeddings import DefaultEmbedder
 from bsc_llamaindex import BinarySemanticLLM, BSCEmbedding
-from tests.llamaindex.conftest import BrokenEmbedder, CountingLLM, ToolCallingLLM
+from tests.doubles import BrokenEmbedder
+from tests.llamaindex.conftest import CountingLLM, ToolCallingLLM
 
 Q1 = "What is the capital of France?"
 Q2 = "Which city is the capital of France?"

@@ -1,0 +1,102 @@
+"""What the framework adapters share: opening their core cache, precision guards, closing.
+
+Framework-neutral (no LangChain or LlamaIndex import); private to the adapters.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+
+from binary_semantic_cache import _core
+from binary_semantic_cache.cache import BinarySemanticCache
+from binary_semantic_cache.guards import PrecisionGuards
+
+__all__ = [
+    "GuardsArg",
+    "PathArg",
+    "close_core",
+    "exact_vector",
+    "open_core",
+    "resolve_guards",
+]
+
+#: ``True``: the default checks; ``False``: none; or the guards to run.
+GuardsArg: TypeAlias = "bool | PrecisionGuards"
+PathArg: TypeAlias = "str | os.PathLike[str] | None"
+
+
+def resolve_guards(guards: GuardsArg) -> PrecisionGuards | None:
+    """Return the guards to run before a semantic hit is served, or ``None`` for none.
+
+    Raises:
+        TypeError: ``guards`` is neither a bool nor a ``PrecisionGuards``.
+    """
+    if isinstance(guards, PrecisionGuards):
+        return guards
+    if isinstance(guards, bool):
+        return PrecisionGuards() if guards else None
+    msg = (
+        "guards must be True, False or a binary_semantic_cache.guards.PrecisionGuards, "
+        f"got {type(guards).__name__}"
+    )
+    raise TypeError(msg)
+
+
+def open_core(
+    dim: int,
+    *,
+    max_entries: int,
+    similarity_threshold: float,
+    ttl_seconds: float | None,
+    rescore: bool,
+    path: PathArg,
+    redis_url: str | None,
+    redis_namespace: str,
+) -> _core.BinarySemanticCache:
+    """Open the cache an adapter keeps its answers in: in memory, in ``path``, and/or shared.
+
+    With ``path`` the answers persist in that directory (one writer per directory); with
+    ``redis_url`` every cache with the same ``redis_namespace`` on that Redis shares them.
+
+    Raises:
+        TypeError: ``path`` or ``redis_url`` has the wrong type.
+        OSError: ``path`` is not a directory that can be created, or another writer holds it.
+        ValueError: ``path`` holds a cache of other dimensions.
+    """
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        msg = f"path must be a directory path (str or os.PathLike) or None, got {path!r}"
+        raise TypeError(msg)
+    if redis_url is not None and not isinstance(redis_url, str):
+        msg = f"redis_url must be a redis:// or rediss:// URL string or None, got {redis_url!r}"
+        raise TypeError(msg)
+    encoder = _core.BinaryEncoder(dim)
+    args = (encoder, max_entries, similarity_threshold, ttl_seconds, rescore, path)
+    if redis_url is None:
+        return _core.BinarySemanticCache(*args)
+    return BinarySemanticCache(*args, redis_url=redis_url, namespace=redis_namespace)
+
+
+def close_core(core: _core.BinarySemanticCache) -> None:
+    """Stop following Redis (when shared), write out and release the directory (when persisted).
+
+    Idempotent. Lookups and writes after it fail, and an adapter turns those into misses.
+    """
+    core.close()
+    if type(core) is not _core.BinarySemanticCache:
+        # The shared cache's close() stops the Redis feed; the core's own closes the files.
+        _core.BinarySemanticCache.close(core)
+
+
+def exact_vector(dim: int) -> npt.NDArray[np.float32]:
+    """The constant unit vector a prompt that may only match exactly is stored under.
+
+    Its partition already names the whole prompt, so any entry in it is an exact match; it
+    shares the core's LRU, TTL, ``max_entries`` and persistence with every other answer.
+    """
+    vector = np.zeros(dim, dtype=np.float32)
+    vector[0] = 1.0
+    return vector

@@ -1,0 +1,35 @@
+"""Test doubles shared by the adapter tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+class BrokenEmbedder:
+    """An embedder whose service is down: every call raises."""
+
+    dim = 384
+    model_id = "broken"
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        raise ConnectionError("embedding service unreachable")
+
+    async def aembed(self, texts: Sequence[str]) -> np.ndarray:
+        raise ConnectionError("embedding service unreachable")
+
+
+@contextlib.contextmanager
+def running_redis(workdir: Path) -> Iterator[str]:
+    """A real redis-server (tests/redis's) for the duration of the block; yields its URL."""
+    from tests.redis.server import RedisServer
+
+    server = RedisServer(workdir)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.kill()
