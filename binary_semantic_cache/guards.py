@@ -25,6 +25,7 @@ weight in 2024") is extra detail and is let through, except for negation.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Collection
 from functools import lru_cache
 
@@ -44,13 +45,15 @@ ALL_CHECKS: tuple[str, ...] = (
 #: (benchmarks/quality.py prints the figures).
 DEFAULT_CHECKS: tuple[str, ...] = tuple(c for c in ALL_CHECKS if c != "negation")
 
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[,\d]*\d)?(?:\.\d+)?")
+_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[,\d]*\d)?(?:\.\d+)?)([kK]\b)?")
 _SMALL_NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve"
 _NUMBER_WORDS = {
     word: str(value)
     for value, word in enumerate(_SMALL_NUMBERS.split())
     if value >= 2  # "one" is a pronoun as often as a number
 } | {"hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1000000000"}
+_ORDINALS = "first second third fourth fifth sixth seventh eighth ninth tenth"
+_NUMBER_WORDS |= {word: str(value) for value, word in enumerate(_ORDINALS.split(), start=1)}
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?:s|'s)?(?!\d)")
 _MONTHS = "january february march april may june july august september october november december"
 _DAYS = "monday tuesday wednesday thursday friday saturday sunday"
@@ -93,7 +96,6 @@ _UNIT_SPELLINGS = {
     "jpy": "¥ yen",
     "lakh": "lakh lakhs",
     "crore": "crore crores",
-    "k": "k",
 }
 _UNITS = {alias: unit for unit, spellings in _UNIT_SPELLINGS.items() for alias in spellings.split()}
 _QUANTITY_AFTER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*\s?(%|[A-Za-z]+)")
@@ -114,7 +116,7 @@ _NOT_NEGATING = re.compile(r"\b(?:or not|not only|no matter|no doubt)\b", re.IGN
 _PLAIN_WORD = re.compile(r"\w+")
 _DIGITS = frozenset("0123456789")
 _QUOTE_CHARS = frozenset("\"\u201c\u2018'")
-_STRIP = "?,!;:()[]{}\"\u201c\u201d\u2018\u2019'*"
+_STRIP = "?,!;:()[]{}\"\u201c\u201d\u2018\u2019'*\\"
 _SENTENCE_END = tuple(".!?:;")
 _OPENERS = tuple("\"\u201c\u2018'(")
 _NEGATIONS = (
@@ -137,13 +139,18 @@ _NOT_NAMES = frozenset(_QUESTION_WORDS.split())
 
 
 def _norm(word: str) -> str:
-    return word.replace("\u2019", "'").replace(".", "").lower().removesuffix("'s")
+    word = word.replace("\u2019", "'").replace(".", "").lower().removesuffix("'s")
+    if not word.isascii():  # "Việt" is "viet"
+        word = unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
+    return word
 
 
 @lru_cache(maxsize=4096)
 def _words(text: str) -> frozenset[str]:
     """Every word of ``text``, lower-cased, without dots ("U.S." is "us") or a final 's."""
     lowered = text.lower().replace("\u2019", "'").replace(".", "")
+    if not lowered.isascii():
+        lowered = unicodedata.normalize("NFKD", lowered).encode("ascii", "ignore").decode()
     words = {w.strip(_STRIP) for w in lowered.split()}
     if "'s" in lowered:
         words = {w.removesuffix("'s") for w in words}
@@ -154,7 +161,9 @@ def _words(text: str) -> frozenset[str]:
 def _numbers(text: str) -> frozenset[str]:
     found = {_NUMBER_WORDS[w] for w in _words(text) & _NUMBER_WORDS.keys()}
     if not _DIGITS.isdisjoint(text):
-        found.update(n.replace(",", "").lstrip("0") or "0" for n in _NUMBER.findall(text))
+        for digits, thousands in _NUMBER.findall(text):
+            value = digits.replace(",", "").lstrip("0") or "0"
+            found.add(f"{float(value) * 1000:.12g}" if thousands else value)
     return frozenset(found)
 
 
@@ -221,6 +230,16 @@ def _names(text: str) -> tuple[frozenset[str], frozenset[str]]:
     return names, words | {_ALIASES[w] for w in words & _ALIASES.keys()}
 
 
+def _one_edit(a: str, b: str) -> bool:
+    """Names of five letters or more one typo apart: "hillary" and "hilary"."""
+    if min(len(a), len(b)) < 5 or abs(len(a) - len(b)) > 1 or a[0] != b[0]:
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
 def _same_root(a: str, b: str) -> bool:
     """ "india" and "indian", "china" and "chinese", "germany" and "german"."""
     for x, y in ((a, b), (b, a)):
@@ -241,7 +260,7 @@ def _missing_names(query: str, stored: str) -> tuple[set[str], set[str]]:
             for n in names
             if n not in words
             and _ALIASES.get(n, n) not in words
-            and not any(_same_root(n, w) for w in words)
+            and not any(_same_root(n, w) or _one_edit(n, w) for w in words)
         }
 
     return absent(names_q, words_s), absent(names_s, words_q)

@@ -18,6 +18,8 @@ REFUSED = [
     ),
     ("numbers", "How do I earn 1,000 dollars a month?", "How do I earn 5000 dollars a month?"),
     ("numbers", "Give me three tips for sleeping", "Give me five tips for sleeping"),
+    ("numbers", "Who won the first world war?", "Who won the second world war?"),
+    ("numbers", "Can I live on 30k a year?", "Can I live on 40,000 a year?"),
     ("dates", "Best phones to buy in 2023?", "Best phones to buy in 2024?"),
     ("dates", "Is the museum open on Monday?", "Is the museum open on Friday?"),
     ("dates", "What happened in March 2020?", "What happened in June 2020?"),
@@ -29,6 +31,11 @@ REFUSED = [
     ("entities", "How do I learn Java quickly?", "How do I learn Python quickly?"),
     ("entities", "What is the climate like in Ohio?", "What is the climate like in Kentucky?"),
     ("entities", "How do I prepare for the GRE?", "How do I prepare for the GMAT?"),
+    (
+        "entities",
+        "Which sights compare to those in Oshawa?",
+        "Which sights compare to those in Ottawa?",
+    ),
     ("quotes", 'What does "carpe diem" mean?', 'What does "memento mori" mean?'),
     ("quotes", "How do you say 'good night' in Spanish?", "How do you say 'thank you' in Spanish?"),
     ("code", "How do I use os.path.join in Python?", "How do I use os.path.split in Python?"),
@@ -58,6 +65,10 @@ ALLOWED = [
     ("How do I reset my password?", "I forgot my password, how do I reset it?"),
     ("Which books explain the Mughal Empire?", "What should I read about the Mughal empire?"),
     ("What are the 10 best films of 2016?", "Which are the ten best movies of 2016?"),
+    ("Why do so many people dislike Hillary Clinton?", "Why do people hate Hilary Clinton?"),
+    ("Which laptop is best under 30K INR?", "Which laptop is best under INR 30,000?"),
+    ("We had a good 1st date, why no text?", "We had a good first date, why no text?"),
+    ("What was the Viet Minh?", "Who were the Việt Minh?"),
 ]
 
 
@@ -127,5 +138,6 @@ def test_a_pair_costs_microseconds(qqp_sample: list[tuple[str, str, bool]]) -> N
     for a, b, _ in pairs:
         guards.check(b, a)
     per_pair = (time.perf_counter() - start) / len(pairs)
-    # About 20-40 us on a shared 2-core box with both texts new; the bound catches a regression.
-    assert per_pair < 200e-6, f"{per_pair * 1e6:.0f} us per pair"
+    # 20-40 us on an idle 2-core box with both texts new (benchmarks/quality.py prints it), a few
+    # times that under load; the bound only catches a gross regression such as quadratic work.
+    assert per_pair < 1e-3, f"{per_pair * 1e6:.0f} us per pair"
