@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import tempfile
 import time
 from collections.abc import Sequence
 
@@ -96,14 +97,18 @@ def main() -> None:
     repeat = [ask("How do I reset my password?")] * args.calls
 
     rows: list[tuple[str, list[float]]] = []
-    for name, cache in (
-        ("no cache (model call, instant fake)", None),
-        ("InMemoryCache hit", InMemoryCache()),
-        ("BinarySemanticLLMCache exact-tier hit", BinarySemanticLLMCache(embedder)),
-    ):
-        model = model_with(cache)
-        per_call(model, repeat[:200])  # warm-up, and fills the cache
-        rows.append((name, per_call(model, repeat)))
+    with tempfile.TemporaryDirectory() as directory:
+        persisted = BinarySemanticLLMCache(embedder, path=directory)
+        for name, cache in (
+            ("no cache (model call, instant fake)", None),
+            ("InMemoryCache hit", InMemoryCache()),
+            ("BinarySemanticLLMCache exact-tier hit", BinarySemanticLLMCache(embedder)),
+            ("BinarySemanticLLMCache exact-tier hit, path=", persisted),
+        ):
+            model = model_with(cache)
+            per_call(model, repeat[:200])  # warm-up, and fills the cache
+            rows.append((name, per_call(model, repeat)))
+        persisted.close()
     fresh, memoised = semantic_hits(embedder, args.rounds)
     rows.append(("BinarySemanticLLMCache semantic hit, new question", fresh))
     rows.append(("BinarySemanticLLMCache semantic hit, vector memoised", memoised))
