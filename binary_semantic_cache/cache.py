@@ -14,6 +14,8 @@ import numpy.typing as npt
 from binary_semantic_cache import _core
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from binary_semantic_cache.redis_sync import SyncEngine, SyncOptions
     from binary_semantic_cache.redis_sync.engine import Row
 
@@ -27,10 +29,13 @@ class BinarySemanticCache(_core.BinarySemanticCache):
     Redis sees the others' puts, deletes and clears within milliseconds, while lookups are still
     answered from the local index (they never touch the network). Local ids (returned by
     ``put``, taken by ``delete``) stay per instance. Without ``redis_url`` it is the core cache.
-    Every other argument goes to the core cache unchanged.
+    Every other argument (``path=`` included) goes to the core cache unchanged. With both
+    ``path`` and ``redis_url``, the reopened entries answer lookups until the first sync with
+    Redis, which replaces them with the shared store's entries.
 
     Args:
-        encoder: the ``BinaryEncoder``; instances sharing a namespace must use equal encoders.
+        encoder: the ``BinaryEncoder``; instances sharing a namespace must use equal encoders
+            (and the same ``max_entries``).
         redis_url: ``redis://`` or ``rediss://`` (TLS) URL, credentials included; passed to
             redis-py and never logged.
         namespace: instances with the same namespace share entries.
@@ -51,14 +56,13 @@ class BinarySemanticCache(_core.BinarySemanticCache):
 
     def __new__(
         cls,
-        encoder: _core.BinaryEncoder,
         *args: Any,
         redis_url: str | None = None,
         namespace: str = "default",
         redis_options: SyncOptions | None = None,
         **kwargs: Any,
     ) -> BinarySemanticCache:
-        self = cast(BinarySemanticCache, super().__new__(cls, encoder, *args, **kwargs))
+        self = cast(BinarySemanticCache, super().__new__(cls, *args, **kwargs))
         self._sync = None
         if redis_url is not None:
             try:
@@ -120,6 +124,11 @@ class BinarySemanticCache(_core.BinarySemanticCache):
             return super().clear(partition)
         return self._sync.clear(partition)
 
+    def clear_prefix(self, prefix: str) -> int:
+        if self._sync is None:
+            return super().clear_prefix(prefix)
+        return self._sync.clear(prefix, prefix=True)
+
     def stats(self) -> dict[str, int]:
         """The core's counters, plus ``redis_*`` ones when shared.
 
@@ -133,12 +142,13 @@ class BinarySemanticCache(_core.BinarySemanticCache):
         return stats
 
     def close(self) -> None:
-        """Stops following Redis; the cache keeps working locally. Idempotent."""
+        """Stops following Redis (writes still queued are not sent), then closes the core."""
         if self._sync is not None:
             self._sync.close()
             self._sync = None
+        super().close()
 
-    def __enter__(self) -> BinarySemanticCache:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -146,6 +156,7 @@ class BinarySemanticCache(_core.BinarySemanticCache):
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
+        /,
     ) -> None:
         self.close()
 
@@ -195,3 +206,9 @@ class _CoreView:
 
     def clear(self, partition: str | None) -> int:
         return _core.BinarySemanticCache.clear(self._cache(), partition)
+
+    def clear_prefix(self, prefix: str) -> int:
+        return _core.BinarySemanticCache.clear_prefix(self._cache(), prefix)
+
+    def ids(self) -> list[int]:
+        return _core.BinarySemanticCache.ids(self._cache())

@@ -13,6 +13,11 @@ KIND_STR = b"s"
 KIND_BYTES = b"b"
 KIND_JSON = b"j"
 
+# How a clear event selects partitions.
+CLEAR_ALL = b"1"
+CLEAR_PARTITION = b"0"
+CLEAR_PREFIX = b"2"
+
 
 def encode_response(response: Any) -> tuple[bytes, bytes]:
     """The kind and payload of a response, as the core encodes it."""
@@ -80,13 +85,22 @@ class Delete:
 
 @dataclass(frozen=True)
 class Clear:
-    """Removes the entries with id <= ``up_to`` (of ``partition``, or all when None).
+    """Removes the entries with id <= ``up_to`` of ``partition`` (all when None), or with
+    ``prefix``, of every non-default partition whose name starts with it.
 
     The bound makes a clear replayed after a newer snapshot harmless.
     """
 
     up_to: int
     partition: str | None
+    prefix: bool = False
+
+    def matches(self, partition: str) -> bool:
+        if self.partition is None:
+            return True
+        if self.prefix:
+            return partition != "" and partition.startswith(self.partition)
+        return partition == self.partition
 
 
 Event = Entry | Delete | Clear
@@ -99,6 +113,7 @@ def parse_event(fields: dict[bytes, bytes]) -> Event:
     if op == b"del":
         return Delete(int(fields[b"g"]))
     if op == b"clr":
-        partition = None if fields[b"a"] == b"1" else fields[b"p"].decode()
-        return Clear(int(fields[b"g"]), partition)
+        mode = fields[b"a"]
+        partition = None if mode == CLEAR_ALL else fields[b"p"].decode()
+        return Clear(int(fields[b"g"]), partition, prefix=mode == CLEAR_PREFIX)
     raise ValueError(f"unknown feed event {op!r}")

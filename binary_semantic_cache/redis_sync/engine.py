@@ -64,6 +64,8 @@ class LocalIndex(Protocol):
     ) -> int: ...
     def delete(self, lid: int) -> bool: ...
     def clear(self, partition: str | None) -> int: ...
+    def clear_prefix(self, prefix: str) -> int: ...
+    def ids(self) -> list[int]: ...
     def alive(self) -> bool: ...
 
 
@@ -111,6 +113,9 @@ class SyncEngine:
     ) -> None:
         self.url = redact_url(url)
         self._local = local
+        # Entries the local index held before its first sync (reopened from ``path``): they
+        # answer lookups until then, and are replaced by the store's entries at that sync.
+        self._unsynced = set(local.ids())
         self._max_entries = max_entries
         self._options = options
         self._store = Store(
@@ -191,15 +196,20 @@ class SyncEngine:
                 self._drop_pending(lambda p: p.lid == lid)
             return removed
 
-    def clear(self, partition: str | None) -> int:
+    def clear(self, partition: str | None, prefix: bool = False) -> int:
+        """Clears every partition, one, or (``prefix``) those whose name starts with it."""
+        selector = Clear(0, partition, prefix)
         with self._lock:
-            removed = self._local.clear(partition)
+            if partition is not None and prefix:
+                removed = self._local.clear_prefix(partition)
+            else:
+                removed = self._local.clear(partition)
             for gid, bound in list(self._bound.items()):
-                if partition is None or bound.partition == partition:
+                if selector.matches(bound.partition):
                     del self._bound[gid]
                     del self._gid_of[bound.lid]
-            self._drop_pending(lambda p: partition is None or p.partition == partition)
-            self._send(QueuedClear(partition))
+            self._drop_pending(lambda p: selector.matches(p.partition))
+            self._send(QueuedClear(partition, prefix))
             return removed
 
     def _token(self) -> int:
@@ -268,7 +278,7 @@ class SyncEngine:
         elif isinstance(op, QueuedDelete):
             self._store.delete(op.gid, op.epoch)
         else:
-            self._store.clear(op.partition)
+            self._store.clear(op.partition, op.prefix)
 
     def flush(self) -> None:
         """Replays the queued writes in order; raises (keeping the rest) if Redis fails again."""
@@ -318,7 +328,7 @@ class SyncEngine:
             self._forget(event.gid)
         elif isinstance(event, Clear):
             for gid, bound in list(self._bound.items()):
-                if gid <= event.up_to and event.partition in (None, bound.partition):
+                if gid <= event.up_to and event.matches(bound.partition):
                     self._forget(gid)
 
     def _apply_put(self, entry: Entry) -> None:
@@ -353,6 +363,9 @@ class SyncEngine:
                 # Ids above point.seq were issued after the snapshot began; the feed has them.
                 for gid in [g for g in self._bound if g <= point.seq and g not in live]:
                     self._forget(gid)
+            for lid in self._unsynced:
+                self._local.delete(lid)
+            self._unsynced.clear()
             for entry in entries:
                 try:
                     self._apply_put(entry)

@@ -33,6 +33,7 @@ class QueuedDelete:
 @dataclass(frozen=True)
 class QueuedClear:
     partition: str | None
+    prefix: bool
 
 
 Op = QueuedPut | QueuedDelete | QueuedClear

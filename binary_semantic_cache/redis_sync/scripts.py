@@ -101,7 +101,8 @@ return {e, removed}
 """
 )
 
-# ARGV[3]: '1' to clear every partition, else '0'; ARGV[4]: the partition.
+# ARGV[3]: '1' to clear every partition, '0' one partition, '2' every non-default partition
+# whose name starts with ARGV[4]; ARGV[4]: the partition or prefix.
 # Returns {epoch, removed}. The event carries the highest id issued so far, so a reader that
 # replays it after a newer snapshot removes nothing written after the clear.
 CLEAR = (
@@ -110,8 +111,15 @@ CLEAR = (
 local e = epoch()
 local up_to = redis.call('GET', K_SEQ) or '0'
 local removed = 0
+local function selected(gid)
+  if ARGV[3] == '1' then return true end
+  local p = redis.call('HGET', P .. ':e:' .. gid, 'p')
+  if not p then return false end
+  if ARGV[3] == '2' then return p ~= '' and string.sub(p, 1, #ARGV[4]) == ARGV[4] end
+  return p == ARGV[4]
+end
 for _, gid in ipairs(redis.call('ZRANGE', K_INDEX, 0, -1)) do
-  if ARGV[3] == '1' or redis.call('HGET', P .. ':e:' .. gid, 'p') == ARGV[4] then
+  if selected(gid) then
     drop(gid)
     removed = removed + 1
   end

@@ -16,7 +16,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from binary_semantic_cache.redis_sync import scripts
-from binary_semantic_cache.redis_sync.codec import Entry
+from binary_semantic_cache.redis_sync.codec import (
+    CLEAR_ALL,
+    CLEAR_PARTITION,
+    CLEAR_PREFIX,
+    Entry,
+)
 from binary_semantic_cache.redis_sync.keys import Keys
 
 # Entries fetched per round trip during a snapshot.
@@ -145,8 +150,11 @@ class Store:
         _, removed = self._delete(keys=self.keys.script_keys(), args=self._args(gid, epoch))
         return bool(removed)
 
-    def clear(self, partition: str | None) -> int:
-        args = self._args("1", "") if partition is None else self._args("0", partition)
+    def clear(self, partition: str | None, prefix: bool) -> int:
+        if partition is None:
+            args = self._args(CLEAR_ALL, "")
+        else:
+            args = self._args(CLEAR_PREFIX if prefix else CLEAR_PARTITION, partition)
         _, removed = self._clear(keys=self.keys.script_keys(), args=args)
         return int(removed)
 

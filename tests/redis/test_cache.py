@@ -222,3 +222,30 @@ def test_concurrent_writers_converge(
     for cache in (a, b):
         wait_until(lambda c=cache: {k for k in keys if c.get(vec(k)) is not None} == expected)
         assert len(cache) == len(expected)
+
+
+def test_clear_prefix_propagates(pair: tuple[BinarySemanticCache, BinarySemanticCache]) -> None:
+    a, b = pair
+    partitions = {1: "t1:a", 2: "t1:b", 3: "t2:a", 4: ""}
+    for k, p in partitions.items():
+        a.put(vec(k), f"r{k}", partition=p)
+    wait_until(lambda: len(b) == 4)
+    assert b.clear_prefix("t1:") == 2
+    for cache in (a, b):
+        wait_until(lambda c=cache: {k for k, p in partitions.items() if c.get(vec(k), p)} == {3, 4})
+
+
+def test_reopened_path_is_replaced_by_the_store_at_first_sync(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "local"
+    with shared(redis_server.url, path=path) as a:
+        a.put(vec(1), "r1")
+        a.put(vec(2), "r2")
+    with shared(redis_server.url) as b:
+        b.delete(b.get(vec(1)).id)  # type: ignore[union-attr]
+        b.put(vec(3), "r3")
+    with shared(redis_server.url, path=path) as a:
+        # exactly the store's entries: none lost, none twice, none deleted meanwhile
+        assert len(a) == 2
+        assert {k for k in (1, 2, 3) if a.get(vec(k)) is not None} == {2, 3}
