@@ -205,6 +205,8 @@ def summarise(records: Sequence[CallRecord], cache: BinarySemanticLLMCache, wall
         f"  exact hits               {len(by_tier['exact'])}",
         f"  semantic hits            {len(by_tier['semantic'])}",
         f"  wrong hits               {len(wrong)}   (served the answer of another question)",
+        f"  guard refusals           {stats.guard_refusals}   (semantic matches refused as "
+        "differing in a number, date, name...)",
         f"hit rate                   {hits / max(1, len(records)):.0%}",
         f"p50 latency, miss          {_ms(by_tier['miss'])}",
         f"p50 latency, exact hit     {_ms(by_tier['exact'])}",
@@ -246,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-delay", type=float, default=0.8, help="seconds, model call")
     parser.add_argument("--threshold", type=float, help="similarity threshold (default: core's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-guards", action="store_true", help="serve semantic hits without precision guards"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     if not 0 <= args.min_delay <= args.max_delay:
@@ -258,7 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     answers = {ask.question: answers_by_key[ask.answer_key] for ask in asks}
     extra = {} if args.threshold is None else {"similarity_threshold": args.threshold}
     print("Loading the offline embedding model ...", file=sys.stderr)
-    cache = BinarySemanticLLMCache(prices={MODEL_NAME: DEMO_PRICE}, **extra)
+    cache = BinarySemanticLLMCache(
+        prices={MODEL_NAME: DEMO_PRICE}, guards=not args.no_guards, **extra
+    )
     model = SlowFakeChatModel(
         answers=answers, min_delay=args.min_delay, max_delay=args.max_delay, seed=args.seed
     )
