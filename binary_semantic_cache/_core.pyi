@@ -2,8 +2,8 @@
 
 import os
 import pathlib
-from types import TracebackType
 from collections.abc import Iterable
+from types import TracebackType
 from typing import Any, Final, Literal, final
 
 import numpy as np
