@@ -6,7 +6,7 @@ Framework-neutral (no LangChain or LlamaIndex import); private to the adapters.
 from __future__ import annotations
 
 import os
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -15,7 +15,11 @@ from binary_semantic_cache import _core
 from binary_semantic_cache.cache import BinarySemanticCache
 from binary_semantic_cache.guards import PrecisionGuards
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 __all__ = [
+    "ClosingContext",
     "GuardsArg",
     "PathArg",
     "close_core",
@@ -27,6 +31,19 @@ __all__ = [
 #: ``True``: the default checks; ``False``: none; or the guards to run.
 GuardsArg: TypeAlias = "bool | PrecisionGuards"
 PathArg: TypeAlias = "str | os.PathLike[str] | None"
+
+
+class ClosingContext:
+    """``with`` support for an adapter: the block's end calls ``close()``."""
+
+    def close(self) -> None:
+        """Release what the adapter holds; subclasses say what."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def resolve_guards(guards: GuardsArg) -> PrecisionGuards | None:

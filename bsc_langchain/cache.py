@@ -10,7 +10,6 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ from langchain_core.outputs import Generation
 
 from binary_semantic_cache import DEFAULT_SIMILARITY_THRESHOLD
 from binary_semantic_cache._adapter import (
+    ClosingContext,
     GuardsArg,
     PathArg,
     close_core,
@@ -75,7 +75,7 @@ class _Lookup:
     query: str | None
 
 
-class BinarySemanticLLMCache(BaseCache):
+class BinarySemanticLLMCache(BaseCache, ClosingContext):
     """LLM cache for LangChain: exact match on context, semantic match on the last question.
 
     A prompt is split into a partition (namespace, a hash of ``llm_string``, the embedder's
@@ -207,17 +207,6 @@ class BinarySemanticLLMCache(BaseCache):
         """
         close_core(self._core)
         self._exact.clear()
-
-    def __enter__(self) -> BinarySemanticLLMCache:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- BaseCache ------------------------------------------------------------------------
 

@@ -14,15 +14,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from binary_semantic_cache import _core
-from binary_semantic_cache._adapter import (
-    GuardsArg,
-    PathArg,
-    close_core,
-    exact_vector,
-    open_core,
-    resolve_guards,
-)
+from binary_semantic_cache import _adapter, _core
+from binary_semantic_cache._adapter import GuardsArg, PathArg
 from binary_semantic_cache.embeddings import Embedder, MemoizedEmbedder
 from binary_semantic_cache.failures import FailureLog
 from binary_semantic_cache.guards import PrecisionGuards
@@ -83,11 +76,11 @@ class ResponseCache:
         redis_namespace: str = "default",
         guards: GuardsArg = True,
     ) -> None:
-        self._guards = resolve_guards(guards)
+        self._guards = _adapter.resolve_guards(guards)
         # The lookup that misses embeds the question; the write after the model call reuses it,
         # and a repeated question is answered without running the embedder again.
         self._embedder = MemoizedEmbedder(embedder, maxsize=_MEMO_SIZE)
-        self._core = open_core(
+        self._core = _adapter.open_core(
             embedder.dim,
             max_entries=max_entries,
             similarity_threshold=similarity_threshold,
@@ -97,7 +90,7 @@ class ResponseCache:
             redis_url=redis_url,
             redis_namespace=redis_namespace,
         )
-        self._exact_vector = exact_vector(embedder.dim)
+        self._exact_vector = _adapter.exact_vector(embedder.dim)
         self._stats = StatsRecorder(CacheStats)
         self._failures = FailureLog(logger)
 
@@ -113,7 +106,7 @@ class ResponseCache:
 
     def close(self) -> None:
         """Write out and release the directory, stop following Redis; idempotent."""
-        close_core(self._core)
+        _adapter.close_core(self._core)
 
     def stats(self) -> CacheStats:
         """Return the counters."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -25,7 +24,7 @@ from llama_index.core.llms.llm import LLM, ToolSelection
 from llama_index.core.prompts import BasePromptTemplate
 
 from binary_semantic_cache import DEFAULT_MAX_ENTRIES, DEFAULT_SIMILARITY_THRESHOLD
-from binary_semantic_cache._adapter import GuardsArg, PathArg
+from binary_semantic_cache._adapter import ClosingContext, GuardsArg, PathArg
 from binary_semantic_cache.embeddings import Embedder
 from bsc_llamaindex.embedding import resolve_embedder
 from bsc_llamaindex.engine import CacheKey, ResponseCache
@@ -57,7 +56,7 @@ R = TypeVar("R", ChatResponse, CompletionResponse)
 Dump = Callable[[str | None, R, Sequence[str] | None], str]
 
 
-class BinarySemanticLLM(FunctionCallingLLM):
+class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
     """A LlamaIndex LLM answering repeated and paraphrased prompts from a semantic cache.
 
     Wraps any ``LLM`` and forwards its ``metadata``, so query engines, chat engines and agents
@@ -223,17 +222,6 @@ class BinarySemanticLLM(FunctionCallingLLM):
         Idempotent. A call after it still reaches the wrapped model: lookups are misses.
         """
         self._cache.close()
-
-    def __enter__(self) -> BinarySemanticLLM:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- keys -----------------------------------------------------------------------------
 
