@@ -88,7 +88,8 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
     Before a semantic (non-exact) hit is served, precision guards compare the new question with
     the stored one and refuse the hit when they differ in what usually changes an answer
     (numbers, dates, units, names, quoted text, code); a refusal is a miss, counted in
-    ``stats().guard_refusals``.
+    ``stats().guard_refusals`` (only the nearest stored question is compared; a farther one
+    is not tried).
 
     A hit is a new list of new generation objects each time; chat messages come back with
     ``id=None`` and ``response_metadata`` holding ``cache_hit=True``, ``cache_similarity`` and

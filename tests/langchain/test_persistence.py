@@ -129,3 +129,13 @@ def test_partitions_share_a_prefix_per_namespace_and_model(embedder: CountingEmb
     namespaces, models = zip(*(p.split("/")[:2] for p in partitions), strict=True)
     assert len(set(namespaces)) == 1 and len(set(models)) == 2
     assert all(len(p.split("/")) == 4 for p in partitions)
+
+
+def test_an_unseen_context_is_a_miss_without_an_embedding(embedder: CountingEmbedder) -> None:
+    cache = BinarySemanticLLMCache(embedder)
+    cache.update("Q: What is BM25?", "llm-a", [Generation(text="a ranking function")])
+    embedded = len(embedder.texts)
+    assert cache.lookup("Q: Explain BM25", "llm-b") is None  # no partition for llm-b yet
+    assert len(embedder.texts) == embedded
+    assert cache.lookup("Q: Explain BM25", "llm-a") is not None  # searched: one embedding
+    assert len(embedder.texts) == embedded + 1
