@@ -7,13 +7,13 @@ from binary_semantic_cache._core import (
     DEFAULT_SEED,
     DEFAULT_SIMILARITY_THRESHOLD,
     BinaryEncoder,
-    BinarySemanticCache,
     BSCError,
     CacheHit,
     CorruptCacheError,
     UnsupportedFormatError,
     __version__,
 )
+from binary_semantic_cache.cache import BinarySemanticCache
 
 __all__ = [
     "DEFAULT_MAX_ENTRIES",
