@@ -1,0 +1,62 @@
+"""Smoke tests: benchmarks/quality.py on a small QQP sample, and results.py on its output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, cwd=ROOT, timeout=600
+    )
+
+
+def test_quality_script_on_a_sample_then_results_section(qqp_path: Path, tmp_path: Path) -> None:
+    out = tmp_path / "quality.md"
+    proc = run(
+        "benchmarks/quality.py", "--data", str(qqp_path), "--limit", "400", "--out", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr
+    for line in (
+        "## pairs: best F1 per method",
+        "| binary 256 + rescore ",
+        "## cache: 400 first questions stored, 400 second questions looked up",
+        "## guards (pairs, binary 256 at",
+        "- 256-bit binary best F1",
+        "- re-scoring (core, top 32 candidates) agrees with float cosine on",
+        "recommended default similarity_threshold:",
+    ):
+        assert line in proc.stdout
+    assert out.read_text().startswith("# answer quality, ")
+
+    (tmp_path / "peers.md").write_text("# peers, today, a machine\n\n### N = 10 entries\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:start -->\nSTALE TEXT\n<!-- results:end -->\nafter\n")
+    proc = run("benchmarks/results.py", "--readme", str(readme), "--results", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    text = readme.read_text()
+    assert text.startswith("intro\n<!-- results:start -->\n## Results")
+    assert text.endswith("<!-- results:end -->\nafter\n") and "STALE TEXT" not in text
+    assert "#### pairs: best F1 per method" in text and "### N = 10 entries" in text
+
+
+def test_results_script_without_markers_prints_the_section(tmp_path: Path) -> None:
+    (tmp_path / "quality.md").write_text("# answer quality, today, a machine\n## x\n")
+    (tmp_path / "peers.md").write_text("# peers, today, a machine\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    proc = run("benchmarks/results.py", "--readme", str(readme), "--results", str(tmp_path))
+    assert proc.returncode == 1
+    assert "has no <!-- results:start --> ... <!-- results:end --> markers" in proc.stderr
+    assert "## Results" in proc.stdout
+    assert readme.read_text() == "no markers here\n"
+
+
+def test_quality_script_says_when_the_data_is_missing(tmp_path: Path) -> None:
+    proc = run("benchmarks/quality.py", "--data", str(tmp_path / "absent.jsonl.gz"))
+    assert proc.returncode != 0
+    assert "QQP data not found at" in proc.stderr
