@@ -103,9 +103,6 @@ def close_core(core: _core.BinarySemanticCache) -> None:
     Idempotent. Lookups and writes after it fail, and an adapter turns those into misses.
     """
     core.close()
-    if type(core) is not _core.BinarySemanticCache:
-        # The shared cache's close() stops the Redis feed; the core's own closes the files.
-        _core.BinarySemanticCache.close(core)
 
 
 def exact_vector(dim: int) -> npt.NDArray[np.float32]:
