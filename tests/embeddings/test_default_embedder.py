@@ -20,7 +20,6 @@ from binary_semantic_cache.embeddings import (
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
-QQP = Path(__file__).resolve().parents[3] / "shared" / "data" / "qqp-dev.jsonl.gz"
 TOKENIZER = (
     Path(__file__).resolve().parents[2]
     / "binary_semantic_cache/embeddings/data/all-MiniLM-L6-v2.tokenizer.json"
@@ -97,9 +96,10 @@ def test_vendored_tokenizer_is_the_pinned_file() -> None:
     assert digest == "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 
 
-@pytest.mark.skipif(not QQP.exists(), reason="shared QQP data not present")
-def test_duplicates_score_higher_than_non_duplicates_on_qqp(embedder: DefaultEmbedder) -> None:
-    with gzip.open(QQP, "rt") as lines:
+def test_duplicates_score_higher_than_non_duplicates_on_qqp(
+    embedder: DefaultEmbedder, qqp_path: Path
+) -> None:
+    with gzip.open(qqp_path, "rt") as lines:
         rows = [json.loads(line) for line, _ in zip(lines, range(300), strict=False)]
     a = embedder.embed([r["a"] for r in rows])
     b = embedder.embed([r["b"] for r in rows])

@@ -130,7 +130,8 @@ def test_as_embedder_refuses_other_objects() -> None:
 
 
 def test_langchain_embeddings_become_an_embedder() -> None:
-    fake = pytest.importorskip("langchain_core.embeddings").DeterministicFakeEmbedding
+    from langchain_core.embeddings import DeterministicFakeEmbedding as fake
+
     embedder = as_embedder(fake(size=16))
     assert isinstance(embedder, LangChainEmbedder)
     assert isinstance(embedder, Embedder)
@@ -146,7 +147,6 @@ def test_langchain_embeddings_become_an_embedder() -> None:
 
 
 def test_langchain_model_returning_wrong_rows_is_caught() -> None:
-    pytest.importorskip("langchain_core")
     from langchain_core.embeddings import Embeddings
 
     class Broken(Embeddings):
@@ -161,7 +161,8 @@ def test_langchain_model_returning_wrong_rows_is_caught() -> None:
 
 
 def test_llamaindex_embedding_becomes_an_embedder() -> None:
-    mock = pytest.importorskip("llama_index.core.embeddings").MockEmbedding
+    from llama_index.core.embeddings import MockEmbedding as mock
+
     embedder = as_embedder(mock(embed_dim=8))
     assert embedder.embed(["a", "b"]).shape == (2, 8)
     assert embedder.model_id.startswith("llamaindex:MockEmbedding:")

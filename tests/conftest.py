@@ -1,3 +1,5 @@
+"""Fixtures shared by every test package: the labelled QQP pairs in ../shared/data."""
+
 from __future__ import annotations
 
 import gzip
@@ -6,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-QQP_PATH = Path(__file__).resolve().parents[3] / "shared" / "data" / "qqp-dev.jsonl.gz"
+QQP_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "qqp-dev.jsonl.gz"
 
 
 @pytest.fixture(scope="session")
