@@ -20,7 +20,7 @@ setup: $(BIN)/python
 demo: setup
 	$(BIN)/python -m bsc_langchain.demo
 
-test: setup redis-server lint test-rust test-python fuzz
+test: setup redis-server lint test-rust fuzz test-python
 
 test-rust:
 	cargo test --workspace --exclude bsc-py

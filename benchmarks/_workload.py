@@ -76,7 +76,7 @@ class Ours(Adapter):
     def __init__(self, dim: int, n: int, threshold: float) -> None:
         from binary_semantic_cache import BinaryEncoder, BinarySemanticCache
 
-        self.encoder = BinaryEncoder(dim, code_bits=256, seed=42)
+        self.encoder = BinaryEncoder(dim, code_bits=256)
         self.cache = BinarySemanticCache(
             self.encoder, max_entries=n, similarity_threshold=threshold
         )

@@ -109,7 +109,7 @@ def test_files_are_private(tmp_path: Path, rng) -> None:
         (
             {"encoder": BinaryEncoder(DIM + 1)},
             ValueError,
-            f"embedding_dim={DIM}, code_bits=256, seed=42; got embedding_dim={DIM + 1}",
+            f"embedding_dim={DIM}, code_bits=256, seed=1; got embedding_dim={DIM + 1}",
         ),
         ({"encoder": None, "rescore": True}, ValueError, "without re-scoring vectors"),
     ],
