@@ -53,13 +53,20 @@ notebooks: setup
 bench-setup: setup redis-server
 	test -x $(BENCH_VENV)/bsc101/bin/python || $(PYTHON) -m venv $(BENCH_VENV)/bsc101
 	$(BENCH_VENV)/bsc101/bin/pip install --quiet "binary-semantic-cache==1.0.1" numpy
+	test -x $(BENCH_VENV)/gptcache/bin/python || $(PYTHON) -m venv $(BENCH_VENV)/gptcache
+	$(BENCH_VENV)/gptcache/bin/pip install --quiet "gptcache==0.1.44" "faiss-cpu==1.15.1" \
+		"SQLAlchemy==2.1.9" numpy
 
+# Every script prints its figures; results.py then writes the README's results section.
 bench: setup
 	$(BIN)/python benchmarks/core.py
 	$(BIN)/python benchmarks/persist.py
+	$(BIN)/python benchmarks/quality.py
+	$(BIN)/python benchmarks/peers.py
 	$(BIN)/python benchmarks/embedders.py
 	$(BIN)/python benchmarks/langchain_overhead.py
 	$(BIN)/python benchmarks/redis_shared.py
+	$(BIN)/python benchmarks/results.py
 
 clean:
 	rm -rf target $(VENV) $(BENCH_VENV)

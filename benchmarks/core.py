@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import Tee, machine
+
 ROOT = Path(__file__).resolve().parent.parent
 PEER_PYTHON = ROOT / ".bench-venv" / "bsc101" / "bin" / "python"
 PEER = "binary-semantic-cache-1.0.1"
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def run_worker(python: Path | str, impl: str, dim: int, n: int) -> dict[str, Any]:
@@ -34,13 +37,6 @@ def run_worker(python: Path | str, impl: str, dim: int, n: int) -> dict[str, Any
         cwd=ROOT,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def fmt(x: float | None, spec: str) -> str:
@@ -82,29 +78,31 @@ def main() -> None:
         print(json.dumps(run_core(impl, int(dim), int(n))))
         return
 
+    out = Tee(RESULTS / "core.md")
     have_peer = args.peer_python.exists()
-    print(f"# core benchmark, {date.today()}, {cpu_name()}, {platform.machine()}")
+    out(f"# {date.today()}, {machine()}")
     if not have_peer:
-        print(f"# {PEER} not found at {args.peer_python}: run `make bench-setup` to compare.")
+        out(f"# {PEER} not found at {args.peer_python}: run `make bench-setup` to compare.")
     for dim in args.dims:
         for n in args.sizes:
             ours = run_worker(sys.executable, "bsc", dim, n)
             peer = run_worker(args.peer_python, PEER, dim, n) if have_peer else None
-            print(
+            out(
                 f"\n## dim {dim}, N = {n:,}  (hit rate {ours['hit_rate']:.2f}"
                 + (f", peer {peer['hit_rate']:.2f}" if peer else "")
                 + ")"
             )
-            print(f"| {'metric':<32} | {'bsc-cache':>12} | {PEER:>28} | {'bsc advantage':>13} |")
-            print(f"|{'-' * 34}|{'-' * 14}|{'-' * 30}|{'-' * 15}|")
+            out(f"| {'metric':<32} | {'bsc-cache':>12} | {PEER:>28} | {'bsc advantage':>13} |")
+            out(f"|{'-' * 34}|{'-' * 14}|{'-' * 30}|{'-' * 15}|")
             for label, key, spec, higher in ROWS:
                 o = ours.get(key)
                 p = peer.get(key) if peer else None
-                print(
+                out(
                     f"| {label:<32} | {fmt(o, spec):>12} | {fmt(p, spec):>28} | "
                     f"{ratio(o, p, higher):>13} |"
                 )
-            sys.stdout.flush()
+
+    out.save()
 
 
 if __name__ == "__main__":

@@ -17,12 +17,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import Tee, machine
 from _workload import RESPONSE_BYTES, chunks, response
-from core import PEER, PEER_PYTHON, ROOT, cpu_name
+from core import PEER, PEER_PYTHON, RESULTS, ROOT
 
 DIM = 384
 METADATA_BYTES = 36
@@ -109,10 +111,11 @@ def main() -> None:
         print(json.dumps(fn(impl, int(n), Path(path))))
         return
 
+    out = Tee(RESULTS / "persist.md")
     have_peer = args.peer_python.exists()
-    print(f"# persistence benchmark, dim {DIM}, {RESPONSE_BYTES}-byte responses, {cpu_name()}")
+    out(f"# {date.today()}, {machine()}; dim {DIM}, {RESPONSE_BYTES}-byte responses")
     if not have_peer:
-        print(f"# {PEER} not found at {args.peer_python}: run `make bench-setup` to compare.")
+        out(f"# {PEER} not found at {args.peer_python}: run `make bench-setup` to compare.")
     rows = [
         ("save (s)", "save_s", ".3f", False),
         ("disk bytes/entry", "disk_bytes_per_entry", ".0f", False),
@@ -122,15 +125,16 @@ def main() -> None:
     for n in args.sizes:
         ours = measure(sys.executable, "bsc", n)
         peer = measure(args.peer_python, PEER, n) if have_peer else None
-        print(f"\n## N = {n:,}  (first lookup hit: {ours['first_lookup_hit']})")
-        print(f"| {'metric':<32} | {'bsc-cache':>10} | {PEER:>28} | {'bsc advantage':>13} |")
-        print(f"|{'-' * 34}|{'-' * 12}|{'-' * 30}|{'-' * 15}|")
+        out(f"\n## N = {n:,}  (first lookup hit: {ours['first_lookup_hit']})")
+        out(f"| {'metric':<32} | {'bsc-cache':>10} | {PEER:>28} | {'bsc advantage':>13} |")
+        out(f"|{'-' * 34}|{'-' * 12}|{'-' * 30}|{'-' * 15}|")
         for label, key, spec, _ in rows:
             o, p = ours[key], (peer[key] if peer else None)
             ratio = f"{p / o:.1f}x" if p and o else "n/a"
             p_text = format(p, spec) if p is not None else "n/a"
-            print(f"| {label:<32} | {format(o, spec):>10} | {p_text:>28} | {ratio:>13} |")
-        sys.stdout.flush()
+            out(f"| {label:<32} | {format(o, spec):>10} | {p_text:>28} | {ratio:>13} |")
+
+    out.save()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 SOURCES = {
+    "core.md": ("Core speed and memory against binary-semantic-cache 1.0.1", "benchmarks/core.py"),
+    "persist.md": ("Persistence against binary-semantic-cache 1.0.1", "benchmarks/persist.py"),
     "quality.md": ("Answer quality on labelled question pairs", "benchmarks/quality.py"),
     "peers.md": ("Speed and persistence against peers", "benchmarks/peers.py"),
 }
