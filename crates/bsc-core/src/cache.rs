@@ -20,7 +20,7 @@ use crate::persist::{self, stat, Durability, Persist, PersistOptions, PersistedS
 use crate::store::{EntryId, EntryInfo, Partition, Store, NEVER};
 
 /// The similarity threshold used when the caller gives none (estimated cosine, 0..1).
-pub const DEFAULT_SIMILARITY_THRESHOLD: f64 = 0.915;
+pub const DEFAULT_SIMILARITY_THRESHOLD: f64 = 0.91;
 /// The entry bound used when the caller gives none.
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
 /// Hamming candidates re-ranked by their stored vectors when re-scoring is on.
