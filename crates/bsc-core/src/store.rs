@@ -285,6 +285,11 @@ impl Store {
         entry_id(slot, generation)
     }
 
+    /// Makes room for `additional` more slots at once (a snapshot knows its entry count).
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.slots.reserve(additional);
+    }
+
     /// Starts placing entries by id (snapshot load and log replay).
     pub(crate) fn begin_restore(&mut self) {
         self.restoring = true;

@@ -20,8 +20,9 @@ use crate::response;
 
 /// The partition of lookups and puts that name none.
 const DEFAULT_PARTITION: &str = "";
-/// Rows copied out of numpy per GIL release in batch calls.
-const BATCH_ROWS: usize = 1024;
+/// Rows copied out of numpy per GIL release in batch calls: small enough that the copy stays
+/// below the allocator's mmap threshold and leaves no large block behind.
+const BATCH_ROWS: usize = 64;
 
 /// One entry found by a lookup.
 #[pyclass(module = "binary_semantic_cache._core", name = "CacheHit", frozen)]

@@ -117,6 +117,55 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The encoder a file was written for: the fields both file headers start with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub dim: usize,
+    pub bits: usize,
+    pub seed: u64,
+    pub rescore: bool,
+}
+
+/// Writes magic, format version and shape: the first 28 bytes of a snapshot or log.
+pub fn write_prelude(w: &mut Writer<'_>, magic: &[u8; 8], shape: &Shape) {
+    w.bytes(magic);
+    w.u32(FORMAT_VERSION);
+    w.u32(shape.dim as u32);
+    w.u32(shape.bits as u32);
+    w.u8(u8::from(shape.rescore));
+    w.bytes(&[0; 3]);
+    w.u64(shape.seed);
+}
+
+/// Reads what [`write_prelude`] wrote; a newer version is `UnsupportedFormat`, not damage.
+pub fn read_prelude(r: &mut Reader<'_>, magic: &[u8; 8], what: &str) -> Result<Shape> {
+    if r.bytes(8).ok() != Some(magic.as_slice()) {
+        return Err(r.corrupt(format!("not a bsc-cache {what} (bad magic)")));
+    }
+    let version = r.u32()?;
+    if version > FORMAT_VERSION {
+        return Err(Error::UnsupportedFormat {
+            path: r.path.to_path_buf(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if version == 0 {
+        return Err(r.corrupt("format version 0"));
+    }
+    let dim = r.u32()? as usize;
+    let bits = r.u32()? as usize;
+    let rescore = r.u8()? != 0;
+    r.bytes(3)?;
+    let seed = r.u64()?;
+    Ok(Shape {
+        dim,
+        bits,
+        seed,
+        rescore,
+    })
+}
+
 pub fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> Error {
     Error::Corrupt {
         path: path.to_path_buf(),

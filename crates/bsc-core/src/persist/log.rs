@@ -11,7 +11,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::format::{corrupt, crc, Reader, Writer, FORMAT_VERSION, LOG_MAGIC};
+use super::format::{corrupt, crc, read_prelude, write_prelude, Reader, Shape, Writer, LOG_MAGIC};
 use crate::error::{Error, Result};
 use crate::payload::MAX_PAYLOAD_BYTES;
 use crate::store::EntryId;
@@ -46,13 +46,13 @@ impl LogHeader {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER_LEN);
         let mut w = Writer(&mut out);
-        w.bytes(LOG_MAGIC);
-        w.u32(FORMAT_VERSION);
-        w.u32(self.dim as u32);
-        w.u32(self.bits as u32);
-        w.u8(u8::from(self.rescore));
-        w.bytes(&[0; 3]);
-        w.u64(self.seed);
+        let shape = Shape {
+            dim: self.dim,
+            bits: self.bits,
+            seed: self.seed,
+            rescore: self.rescore,
+        };
+        write_prelude(&mut w, LOG_MAGIC, &shape);
         w.u64(self.base_seq);
         w.u64(self.max_entries);
         let c = crc(&out);
@@ -62,33 +62,18 @@ impl LogHeader {
 
     pub fn decode(bytes: &[u8], path: &Path) -> Result<Self> {
         let mut r = Reader::new(bytes, 0, path);
-        if r.bytes(8).ok() != Some(LOG_MAGIC.as_slice()) {
-            return Err(r.corrupt("not a bsc-cache log (bad magic)"));
-        }
-        let version = r.u32()?;
-        if version > FORMAT_VERSION {
-            return Err(Error::UnsupportedFormat {
-                path: path.to_path_buf(),
-                found: version,
-                supported: FORMAT_VERSION,
-            });
-        }
-        let dim = r.u32()? as usize;
-        let bits = r.u32()? as usize;
-        let rescore = r.u8()? != 0;
-        r.bytes(3)?;
-        let seed = r.u64()?;
+        let shape = read_prelude(&mut r, LOG_MAGIC, "log")?;
         let base_seq = r.u64()?;
         let max_entries = r.u64()?;
         let stored = r.u32()?;
-        if crc(&bytes[..HEADER_LEN - 4]) != stored || version == 0 {
+        if crc(&bytes[..HEADER_LEN - 4]) != stored {
             return Err(corrupt(path, 0, "log header checksum mismatch"));
         }
         Ok(Self {
-            dim,
-            bits,
-            seed,
-            rescore,
+            dim: shape.dim,
+            bits: shape.bits,
+            seed: shape.seed,
+            rescore: shape.rescore,
             base_seq,
             max_entries,
         })

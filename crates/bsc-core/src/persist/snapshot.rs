@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use memmap2::Mmap;
 
-use super::format::{crc, Reader, Writer, FORMAT_VERSION, SNAPSHOT_MAGIC};
-use crate::error::{Error, Result};
+use super::format::{crc, read_prelude, write_prelude, Reader, Shape, Writer, SNAPSHOT_MAGIC};
+use crate::error::Result;
 use crate::payload::{Payload, HEADER as PAYLOAD_HEADER, MAX_PAYLOAD_BYTES};
 use crate::store::{entry_id, Restored, Store};
 
@@ -194,13 +194,13 @@ impl<'f> SectionWriter<'f> {
     fn finish(mut self, meta: &SnapshotMeta) -> io::Result<()> {
         let mut head = Vec::with_capacity(DATA_START as usize);
         let mut w = Writer(&mut head);
-        w.bytes(SNAPSHOT_MAGIC);
-        w.u32(FORMAT_VERSION);
-        w.u32(meta.dim as u32);
-        w.u32(meta.bits as u32);
-        w.u8(u8::from(meta.rescore));
-        w.bytes(&[0; 3]);
-        w.u64(meta.seed);
+        let shape = Shape {
+            dim: meta.dim,
+            bits: meta.bits,
+            seed: meta.seed,
+            rescore: meta.rescore,
+        };
+        write_prelude(&mut w, SNAPSHOT_MAGIC, &shape);
         w.u32(meta.matrix_crc);
         w.u32(SECTIONS as u32);
         w.u64(meta.last_seq);
@@ -238,28 +238,17 @@ pub struct Loaded {
 pub fn open(file: &File, path: &Path) -> Result<Loaded> {
     // SAFETY: snapshots are never modified in place (a new one is renamed over the old), so the
     // mapping stays valid and unchanged while it lives.
-    let map = unsafe { Mmap::map(file) }.map_err(|e| super::dir::io_error(path, e))?;
+    // Every page is read right away (checksums), so fault them all in with one call.
+    let map = unsafe { memmap2::MmapOptions::new().populate().map(file) }
+        .map_err(|e| super::dir::io_error(path, e))?;
     let bytes: &[u8] = &map;
     let mut r = Reader::new(bytes, 0, path);
-    if r.bytes(8).ok() != Some(SNAPSHOT_MAGIC.as_slice()) {
-        return Err(r.corrupt("not a bsc-cache snapshot (bad magic)"));
-    }
-    let version = r.u32()?;
-    if version > FORMAT_VERSION {
-        return Err(Error::UnsupportedFormat {
-            path: path.to_path_buf(),
-            found: version,
-            supported: FORMAT_VERSION,
-        });
-    }
-    if version == 0 {
-        return Err(r.corrupt("format version 0"));
-    }
-    let dim = r.u32()? as usize;
-    let bits = r.u32()? as usize;
-    let rescore = r.u8()? != 0;
-    r.bytes(3)?;
-    let seed = r.u64()?;
+    let Shape {
+        dim,
+        bits,
+        seed,
+        rescore,
+    } = read_prelude(&mut r, SNAPSHOT_MAGIC, "snapshot")?;
     let matrix_crc = r.u32()?;
     let sections = r.u32()? as usize;
     let last_seq = r.u64()?;
@@ -383,6 +372,7 @@ impl Loaded {
             return Err(vectors.corrupt("re-scoring vectors do not match the entries"));
         }
         let (payload_start, payload_len) = self.sections[Tag::Payloads as usize - 1];
+        store.reserve(n as usize);
         let mut code = vec![0u64; words];
         for _ in 0..n {
             let at = entries.offset();
