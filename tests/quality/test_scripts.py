@@ -15,6 +15,12 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def write_speed_outputs(results: Path) -> None:
+    """Stand-ins for what core.py and persist.py write (their real runs take minutes)."""
+    (results / "core.md").write_text("# today, a machine\n\n## dim 8, N = 10\n")
+    (results / "persist.md").write_text("# today, a machine\n\n## N = 20\n")
+
+
 def test_quality_script_on_a_sample_then_results_section(qqp_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "quality.md"
     proc = run(
@@ -34,6 +40,7 @@ def test_quality_script_on_a_sample_then_results_section(qqp_path: Path, tmp_pat
     assert out.read_text().startswith("# answer quality, ")
 
     (tmp_path / "peers.md").write_text("# peers, today, a machine\n\n### N = 10 entries\n")
+    write_speed_outputs(tmp_path)
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- results:start -->\nSTALE TEXT\n<!-- results:end -->\nafter\n")
     proc = run("benchmarks/results.py", "--readme", str(readme), "--results", str(tmp_path))
@@ -42,11 +49,13 @@ def test_quality_script_on_a_sample_then_results_section(qqp_path: Path, tmp_pat
     assert text.startswith("intro\n<!-- results:start -->\n## Results")
     assert text.endswith("<!-- results:end -->\nafter\n") and "STALE TEXT" not in text
     assert "#### pairs: best F1 per method" in text and "### N = 10 entries" in text
+    assert "#### dim 8, N = 10" in text and "#### N = 20" in text
 
 
 def test_results_script_without_markers_prints_the_section(tmp_path: Path) -> None:
     (tmp_path / "quality.md").write_text("# answer quality, today, a machine\n## x\n")
     (tmp_path / "peers.md").write_text("# peers, today, a machine\n")
+    write_speed_outputs(tmp_path)
     readme = tmp_path / "README.md"
     readme.write_text("no markers here\n")
     proc = run("benchmarks/results.py", "--readme", str(readme), "--results", str(tmp_path))
