@@ -299,6 +299,7 @@ impl Cache {
     /// The best live entry of `partition` within the similarity threshold, counted as a hit or miss.
     pub fn get(&self, embedding: &[f32], partition: &str) -> Result<Option<Hit>> {
         let code = self.encoder.encode(embedding)?;
+        let mut flush = false;
         let hit = {
             let store = self.store.read();
             let now = self.clock.now_ms();
@@ -316,7 +317,9 @@ impl Cache {
                 .next();
             best.map(|(hit, slot)| {
                 store.record_hit(slot, now);
-                self.touches.lock().push((slot, store.generation(slot)));
+                let mut touches = self.touches.lock();
+                touches.push((slot, store.generation(slot)));
+                flush = touches.len() >= TOUCH_FLUSH;
                 hit
             })
         };
@@ -326,7 +329,8 @@ impl Cache {
             &self.counters.misses
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if self.touches.lock().len() >= TOUCH_FLUSH {
+        // Only a hit queues a touch, so a miss takes no lock beyond the read lock.
+        if flush {
             let mut store = self.store.write();
             self.apply_touches(&mut store);
         }

@@ -273,3 +273,31 @@ fn empty_cache_and_all_expired_return_nothing() {
     assert_eq!(cache.len(), 1);
     assert_eq!(cache.stats().expirations, 3);
 }
+
+#[test]
+fn many_hits_without_a_write_keep_the_lru_order_exact() {
+    // More hits than the touch queue holds: lookups apply the queue themselves.
+    let config = CacheConfig {
+        max_entries: 3,
+        similarity_threshold: 0.99,
+        ..CacheConfig::default()
+    };
+    let cache = Cache::new(Encoder::new(DIM, 64, 1).unwrap(), config).unwrap();
+    let vecs = vectors(7);
+    let ids: Vec<EntryId> = [0, 3, 6]
+        .iter()
+        .map(|&i| cache.put(&vecs[i], "", 0, b"x", None).unwrap())
+        .collect();
+    for _ in 0..10_000 {
+        assert!(cache.get(&vecs[0], "").unwrap().is_some());
+    }
+    assert!(cache.get(&vecs[6], "").unwrap().is_some());
+    cache.put(&vecs[9], "", 0, b"new", None).unwrap();
+    let held: Vec<EntryId> = cache.entries().iter().map(|e| e.id).collect();
+    assert_eq!(
+        &held[..2],
+        &[ids[0], ids[2]],
+        "entry 3 was the least recently used"
+    );
+    assert_eq!(cache.stats().hits, 10_001);
+}
