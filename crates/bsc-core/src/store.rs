@@ -365,26 +365,32 @@ impl Store {
     ) -> Result<(), E> {
         let mut slot = self.lru_head;
         while slot != NIL {
-            let s = &self.slots[slot as usize];
-            if let Some(payload) = s.payload.as_ref() {
-                let part = &self.partitions[s.partition as usize];
-                let pos = s.pos as usize;
-                f(EntryView {
-                    slot,
-                    generation: s.generation,
-                    partition: s.partition,
-                    code: part.codes.code(pos),
-                    vector: part.vector_at(pos, self.dim),
-                    payload,
-                    created_ms: s.created.get(),
-                    expires_ms: s.expires.get(),
-                    hits: s.hits.load(Ordering::Relaxed),
-                    last_access_s: s.last_access_s.load(Ordering::Relaxed),
-                })?;
+            if let Some(view) = self.view(slot) {
+                f(view)?;
             }
-            slot = s.next;
+            slot = self.slots[slot as usize].next;
         }
         Ok(())
+    }
+
+    /// The live entry in `slot`, borrowed.
+    fn view(&self, slot: u32) -> Option<EntryView<'_>> {
+        let s = self.slots.get(slot as usize)?;
+        let payload = s.payload.as_ref()?;
+        let part = self.partitions.get(s.partition as usize)?;
+        let pos = s.pos as usize;
+        Some(EntryView {
+            slot,
+            generation: s.generation,
+            partition: s.partition,
+            code: part.codes.code(pos),
+            vector: part.vector_at(pos, self.dim),
+            payload,
+            created_ms: s.created.get(),
+            expires_ms: s.expires.get(),
+            hits: s.hits.load(Ordering::Relaxed),
+            last_access_s: s.last_access_s.load(Ordering::Relaxed),
+        })
     }
 
     /// Moves a live entry to the most recently used end.
@@ -492,32 +498,30 @@ impl Store {
     /// Every held entry, least recently used first.
     pub(crate) fn entries_lru_order(&self) -> Vec<EntryInfo> {
         let mut out = Vec::with_capacity(self.len);
-        let mut slot = self.lru_head;
-        while slot != NIL {
-            if let Some(info) = self.info(slot) {
-                out.push(info);
-            }
-            slot = self.slots[slot as usize].next;
-        }
+        let walked: Result<(), std::convert::Infallible> = self.for_each_lru(|view| {
+            out.push(self.info_of(&view));
+            Ok(())
+        });
+        let Ok(()) = walked;
         out
     }
 
     pub(crate) fn info(&self, slot: u32) -> Option<EntryInfo> {
-        let s = self.slots.get(slot as usize)?;
-        let payload = s.payload.as_ref()?;
-        let part = self.partitions.get(s.partition as usize)?;
-        let expires = s.expires.get();
-        Some(EntryInfo {
-            id: entry_id(slot, s.generation),
-            partition: part.name.to_string(),
-            code: part.codes.code(s.pos as usize),
-            kind: payload.kind(),
-            payload: payload.bytes().to_vec(),
-            created_ms: s.created.get(),
-            expires_ms: (expires < NEVER).then_some(expires),
-            hits: s.hits.load(Ordering::Relaxed),
-            last_access_s: s.last_access_s.load(Ordering::Relaxed),
-        })
+        self.view(slot).map(|view| self.info_of(&view))
+    }
+
+    fn info_of(&self, view: &EntryView<'_>) -> EntryInfo {
+        EntryInfo {
+            id: entry_id(view.slot, view.generation),
+            partition: self.partitions[view.partition as usize].name.to_string(),
+            code: view.code.clone(),
+            kind: view.payload.kind(),
+            payload: view.payload.bytes().to_vec(),
+            created_ms: view.created_ms,
+            expires_ms: (view.expires_ms < NEVER).then_some(view.expires_ms),
+            hits: view.hits,
+            last_access_s: view.last_access_s,
+        }
     }
 
     pub(crate) fn info_by_id(&self, id: EntryId) -> Option<EntryInfo> {

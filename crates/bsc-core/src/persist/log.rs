@@ -34,10 +34,7 @@ pub enum Removal {
 /// The encoder shape and position a log belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogHeader {
-    pub dim: usize,
-    pub bits: usize,
-    pub seed: u64,
-    pub rescore: bool,
+    pub shape: Shape,
     pub base_seq: u64,
     pub max_entries: u64,
 }
@@ -46,13 +43,7 @@ impl LogHeader {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(HEADER_LEN);
         let mut w = Writer(&mut out);
-        let shape = Shape {
-            dim: self.dim,
-            bits: self.bits,
-            seed: self.seed,
-            rescore: self.rescore,
-        };
-        write_prelude(&mut w, LOG_MAGIC, &shape);
+        write_prelude(&mut w, LOG_MAGIC, &self.shape);
         w.u64(self.base_seq);
         w.u64(self.max_entries);
         let c = crc(&out);
@@ -70,10 +61,7 @@ impl LogHeader {
             return Err(corrupt(path, 0, "log header checksum mismatch"));
         }
         Ok(Self {
-            dim: shape.dim,
-            bits: shape.bits,
-            seed: shape.seed,
-            rescore: shape.rescore,
+            shape,
             base_seq,
             max_entries,
         })
@@ -160,7 +148,7 @@ pub fn replay(
                 let payload = r.blob(MAX_PAYLOAD_BYTES)?;
                 let code = (0..words).map(|_| r.u64()).collect::<Result<Vec<_>>>()?;
                 let vector = if r.u8()? != 0 {
-                    let dim = header.dim;
+                    let dim = header.shape.dim;
                     let raw = r.bytes(dim * 4)?;
                     Some(
                         raw.chunks_exact(4)

@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::payload::Payload;
 use crate::store::{quantise, EntryId, Restored, Store};
 use dir::{CacheDir, LOG_FILE, SNAPSHOT_FILE};
+use format::Shape;
 pub use format::FORMAT_VERSION;
 use log::{LogHeader, LogWriter, Record, Removal};
 pub use snapshot::PersistedStats;
@@ -157,16 +158,27 @@ pub(crate) fn open(
         ));
     };
 
-    let (dim, bits, seed, written_rescore) = match (&loaded, &log_header, &encoder) {
-        (Some(l), _, _) => (l.meta.dim, l.meta.bits, l.meta.seed, l.meta.rescore),
-        (None, Some(h), _) => (h.dim, h.bits, h.seed, h.rescore),
-        (None, None, Some(e)) => (e.dim(), e.bits(), e.seed(), rescore),
+    let written = match (&loaded, &log_header, &encoder) {
+        (Some(l), _, _) => l.meta.shape,
+        (None, Some(h), _) => h.shape,
+        (None, None, Some(e)) => Shape {
+            dim: e.dim(),
+            bits: e.bits(),
+            seed: e.seed(),
+            rescore,
+        },
         (None, None, None) => {
             return Err(Error::NoCache {
                 path: path.to_path_buf(),
             })
         }
     };
+    let Shape {
+        dim,
+        bits,
+        seed,
+        rescore: written_rescore,
+    } = written;
     let encoder = match encoder {
         Some(e) if (e.dim(), e.bits(), e.seed()) != (dim, bits, seed) => {
             return Err(Error::EncoderMismatch {
@@ -219,7 +231,7 @@ pub(crate) fn open(
     }
     let mut replayed = None;
     if let (Some(bytes), Some(header)) = (&log_bytes, &log_header) {
-        if (header.dim, header.bits, header.seed) != (dim, bits, seed) {
+        if (header.shape.dim, header.shape.bits, header.shape.seed) != (dim, bits, seed) {
             return Err(format::corrupt(
                 &log_path,
                 0,
@@ -243,10 +255,7 @@ pub(crate) fn open(
         _ => max_entries,
     };
     let header = LogHeader {
-        dim,
-        bits,
-        seed,
-        rescore,
+        shape: Shape { rescore, ..written },
         base_seq: snapshot_seq,
         max_entries: max_entries as u64,
     };
@@ -448,10 +457,7 @@ impl Persist {
         };
         writer.flush()?;
         let meta = snapshot::SnapshotMeta {
-            dim: self.header.dim,
-            bits: self.header.bits,
-            seed: self.header.seed,
-            rescore: self.header.rescore,
+            shape: self.header.shape,
             matrix_crc: self.matrix_crc,
             last_seq: writer.last_seq(),
             max_entries: self.header.max_entries,

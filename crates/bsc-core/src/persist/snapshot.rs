@@ -39,10 +39,7 @@ enum Tag {
 /// What a snapshot says about the cache that wrote it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotMeta {
-    pub dim: usize,
-    pub bits: usize,
-    pub seed: u64,
-    pub rescore: bool,
+    pub shape: Shape,
     pub matrix_crc: u32,
     pub last_seq: u64,
     pub max_entries: u64,
@@ -110,7 +107,7 @@ pub fn write(
     out.write(&mut buf)?;
 
     out.begin(Tag::Vectors);
-    if meta.rescore {
+    if meta.shape.rescore {
         store.for_each_lru(|e| {
             let (vector, norm) = e.vector.unwrap_or((&[], 0.0));
             let mut w = Writer(&mut buf);
@@ -194,13 +191,7 @@ impl<'f> SectionWriter<'f> {
     fn finish(mut self, meta: &SnapshotMeta) -> io::Result<()> {
         let mut head = Vec::with_capacity(DATA_START as usize);
         let mut w = Writer(&mut head);
-        let shape = Shape {
-            dim: meta.dim,
-            bits: meta.bits,
-            seed: meta.seed,
-            rescore: meta.rescore,
-        };
-        write_prelude(&mut w, SNAPSHOT_MAGIC, &shape);
+        write_prelude(&mut w, SNAPSHOT_MAGIC, &meta.shape);
         w.u32(meta.matrix_crc);
         w.u32(SECTIONS as u32);
         w.u64(meta.last_seq);
@@ -243,12 +234,7 @@ pub fn open(file: &File, path: &Path) -> Result<Loaded> {
         .map_err(|e| super::dir::io_error(path, e))?;
     let bytes: &[u8] = &map;
     let mut r = Reader::new(bytes, 0, path);
-    let Shape {
-        dim,
-        bits,
-        seed,
-        rescore,
-    } = read_prelude(&mut r, SNAPSHOT_MAGIC, "snapshot")?;
+    let shape = read_prelude(&mut r, SNAPSHOT_MAGIC, "snapshot")?;
     let matrix_crc = r.u32()?;
     let sections = r.u32()? as usize;
     let last_seq = r.u64()?;
@@ -258,7 +244,7 @@ pub fn open(file: &File, path: &Path) -> Result<Loaded> {
     if crc(&bytes[..60]) != header_crc {
         return Err(super::format::corrupt(path, 60, "header checksum mismatch"));
     }
-    if sections != SECTIONS || dim == 0 || bits == 0 || !bits.is_multiple_of(64) {
+    if sections != SECTIONS || shape.dim == 0 || shape.bits == 0 || !shape.bits.is_multiple_of(64) {
         return Err(super::format::corrupt(path, 8, "implausible header values"));
     }
     let table_start = HEADER_LEN;
@@ -311,10 +297,7 @@ pub fn open(file: &File, path: &Path) -> Result<Loaded> {
         *v = s.u64()?;
     }
     let meta = SnapshotMeta {
-        dim,
-        bits,
-        seed,
-        rescore,
+        shape,
         matrix_crc,
         last_seq,
         max_entries,
@@ -366,7 +349,7 @@ impl Loaded {
         if n > (entries.remaining() / record) as u64 {
             return Err(entries.corrupt("entry count exceeds the section"));
         }
-        let dim = self.meta.dim;
+        let dim = self.meta.shape.dim;
         let mut vectors = self.section(Tag::Vectors, path);
         if with_vectors && vectors.remaining() as u64 != n * (4 + dim as u64) {
             return Err(vectors.corrupt("re-scoring vectors do not match the entries"));
