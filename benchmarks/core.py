@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import Tee, machine
+from _report import Row, Tee, comparison, machine
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER_PYTHON = ROOT / ".bench-venv" / "bsc101" / "bin" / "python"
@@ -39,18 +39,7 @@ def run_worker(python: Path | str, impl: str, dim: int, n: int) -> dict[str, Any
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def fmt(x: float | None, spec: str) -> str:
-    return "n/a" if x is None else format(x, spec)
-
-
-def ratio(ours: float | None, peer: float | None, higher_is_better: bool) -> str:
-    if ours is None or peer is None or ours <= 0 or peer <= 0:
-        return "n/a"
-    r = ours / peer if higher_is_better else peer / ours
-    return f"{r:.1f}x"
-
-
-ROWS = [
+ROWS: list[Row] = [
     ("lookup hit p50 (ms)", "hit_p50_ms", ".3f", False),
     ("lookup hit p99 (ms)", "hit_p99_ms", ".3f", False),
     ("lookup miss p50 (ms)", "miss_p50_ms", ".3f", False),
@@ -92,15 +81,7 @@ def main() -> None:
                 + (f", peer {peer['hit_rate']:.2f}" if peer else "")
                 + ")"
             )
-            out(f"| {'metric':<32} | {'bsc-cache':>12} | {PEER:>28} | {'bsc advantage':>13} |")
-            out(f"|{'-' * 34}|{'-' * 14}|{'-' * 30}|{'-' * 15}|")
-            for label, key, spec, higher in ROWS:
-                o = ours.get(key)
-                p = peer.get(key) if peer else None
-                out(
-                    f"| {label:<32} | {fmt(o, spec):>12} | {fmt(p, spec):>28} | "
-                    f"{ratio(o, p, higher):>13} |"
-                )
+            comparison(out, ROWS, ours, peer, PEER)
 
     out.save()
 

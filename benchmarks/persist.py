@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import Tee, machine
+from _report import Row, Tee, comparison, machine
 from _workload import RESPONSE_BYTES, chunks, response
 from core import PEER, PEER_PYTHON, RESULTS, ROOT
 
@@ -116,7 +116,7 @@ def main() -> None:
     out(f"# {date.today()}, {machine()}; dim {DIM}, {RESPONSE_BYTES}-byte responses")
     if not have_peer:
         out(f"# {PEER} not found at {args.peer_python}: run `make bench-setup` to compare.")
-    rows = [
+    rows: list[Row] = [
         ("save (s)", "save_s", ".3f", False),
         ("disk bytes/entry", "disk_bytes_per_entry", ".0f", False),
         ("disk / (code+payload+metadata)", "disk_vs_entry_bytes", ".2f", False),
@@ -126,13 +126,7 @@ def main() -> None:
         ours = measure(sys.executable, "bsc", n)
         peer = measure(args.peer_python, PEER, n) if have_peer else None
         out(f"\n## N = {n:,}  (first lookup hit: {ours['first_lookup_hit']})")
-        out(f"| {'metric':<32} | {'bsc-cache':>10} | {PEER:>28} | {'bsc advantage':>13} |")
-        out(f"|{'-' * 34}|{'-' * 12}|{'-' * 30}|{'-' * 15}|")
-        for label, key, spec, _ in rows:
-            o, p = ours[key], (peer[key] if peer else None)
-            ratio = f"{p / o:.1f}x" if p and o else "n/a"
-            p_text = format(p, spec) if p is not None else "n/a"
-            out(f"| {label:<32} | {format(o, spec):>10} | {p_text:>28} | {ratio:>13} |")
+        comparison(out, rows, ours, peer, PEER)
 
     out.save()
 
