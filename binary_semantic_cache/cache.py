@@ -142,7 +142,7 @@ class BinarySemanticCache(_core.BinarySemanticCache):
         return stats
 
     def close(self) -> None:
-        """Stops following Redis (writes still queued are not sent), then closes the core."""
+        """Stops following Redis (first trying once to send queued writes), then closes the core."""
         if self._sync is not None:
             self._sync.close()
             self._sync = None

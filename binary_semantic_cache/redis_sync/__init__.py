@@ -13,7 +13,8 @@ design is described in ``docs/architecture.md`` ("Shared cache (Redis)"); in sho
 - **Catch-up**: a snapshot of the store, then the feed replayed from where the snapshot began;
   when events were trimmed away (or the store was lost), a full resync.
 - **Redis unreachable**: lookups are local and never wait; writes apply locally and are queued
-  (bounded; beyond the bound they stay local and are counted), replayed on reconnect.
+  (bounded; beyond the bound they stay local and are counted), replayed on reconnect. ``close()``
+  tries once more to send what is still queued; what it cannot send is logged and dropped.
 """
 
 from __future__ import annotations

@@ -159,8 +159,24 @@ class SyncEngine:
         self._follower.start()
 
     def close(self) -> None:
-        """Stops the feed thread. Writes still queued are not sent."""
+        """Stops the feed thread, then makes one attempt to send the writes still queued.
+
+        The attempt ends at the first failed write, so with Redis down it costs one connect or
+        socket timeout at most; what is left unsent is logged once, never raised.
+        """
         self._follower.stop()
+        if self._outbox:
+            try:
+                self.flush()
+            except redis.RedisError as err:
+                logger.warning(
+                    "shared cache: closed with %d queued writes not sent to %s (%s: %s); "
+                    "they are dropped",
+                    len(self._outbox),
+                    self.url,
+                    type(err).__name__,
+                    err,
+                )
         self._store.close()
 
     # -- writes from the cache ----------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,6 +135,66 @@ def test_unreachable_redis_queues_writes_and_replays_them(
         assert caplog.text.count("reconnected") == 1
     finally:
         cache.close()
+        server.kill()
+
+
+# The feed thread does not retry for a minute: writes still queued at close() are close()'s.
+NO_RETRY = SyncOptions(
+    block_ms=100, reconnect_min=60, reconnect_max=60, connect_timeout=0.2, write_timeout=0.5
+)
+
+
+def test_close_sends_writes_queued_during_an_outage(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="binary_semantic_cache")
+    server = RedisServer(tmp_path)
+    cache = shared(server.url, redis_options=NO_RETRY)
+    try:
+        cache.put(vec(1), "r1")
+        cache.clear()
+        cache.put(vec(2), "r2")
+        server.start()
+        stats = cache.stats()
+        assert (stats["redis_connected"], stats["redis_queued_writes"]) == (0, 2)
+        cache.close()
+        # replayed in order: the clear did not remove the put queued after it
+        assert server.client().zcard("{bsc:t}:index") == 1
+        with shared(server.url) as other:
+            assert other.get(vec(2)).response == "r2"  # type: ignore[union-attr]
+            assert other.get(vec(1)) is None
+        assert "not sent" not in caplog.text
+    finally:
+        cache.close()
+        server.kill()
+
+
+@pytest.mark.parametrize("outage", ["refused", "paused"])
+def test_close_with_redis_down_is_prompt_and_reports_what_it_dropped(
+    outage: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="binary_semantic_cache")
+    server = RedisServer(tmp_path)
+    if outage == "paused":
+        # connections are accepted but never answered: only the socket timeouts end a write
+        server.start()
+        assert server.proc is not None
+        os.kill(server.proc.pid, signal.SIGSTOP)
+    try:
+        cache = shared(server.url, redis_options=NO_RETRY)
+        for k in range(10):
+            cache.put(vec(k), f"r{k}")
+        assert cache.stats()["redis_queued_writes"] == 10
+        started = time.monotonic()
+        cache.close()
+        # paused: the feed thread's last read and the first write each end at a 0.5 s socket
+        # timeout; a timeout per queued write would take 5 s
+        assert time.monotonic() - started < 2.0
+        dropped = [r for r in caplog.records if "not sent" in r.getMessage()]
+        assert len(dropped) == 1
+        assert dropped[0].levelno == logging.WARNING
+        assert "10 queued writes" in dropped[0].getMessage()
+    finally:
         server.kill()
 
 
