@@ -58,6 +58,9 @@ ALLOWED = [
         "How do I know if someone blocked me on WhatsApp or not?",
         "How do I know if I'm blocked on WhatsApp?",
     ),
+    ("Is it safe to eat a raw egg? Why or why not?", "Is it safe to eat a raw egg?"),
+    ("Can we travel back in time? If not, why?", "Can we travel back in time?"),
+    ("Is Java purely object oriented or no?", "Is Java purely object oriented?"),
     ("What Is The Best Way To Lose Weight?", "How can I lose weight quickly?"),
     ("How much does YouTube pay per 1000 views?", "How much does youtube pay per 1000 views?"),
     ('What does "carpe diem" mean?', "What does carpe diem mean?"),
@@ -115,7 +118,7 @@ def test_only_the_chosen_checks_run() -> None:
     assert PrecisionGuards(["entities"]).check(*pair) is not None
     assert PrecisionGuards([]).check("Is it safe?", "Is it not safe?") is None
     assert PrecisionGuards().checks == DEFAULT_CHECKS
-    assert "negation" not in DEFAULT_CHECKS  # off by default: see benchmarks/quality.py
+    assert "negation" in DEFAULT_CHECKS  # on by default: see benchmarks/quality.py
     assert PrecisionGuards(list(reversed(ALL_CHECKS))).checks == ALL_CHECKS  # a fixed order
 
 
