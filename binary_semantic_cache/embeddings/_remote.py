@@ -2,7 +2,9 @@
 
 Per batch: budget, circuit breaker, rate limits, then the request, retried by the
 :class:`RetryPolicy`; then the answer is checked, normalised and accounted for.
-Backends only implement sending one batch and translating their errors.
+``embed`` sends its batches one after another; ``aembed`` sends the first alone, then up
+to ``max_concurrent_requests`` at once. Backends only implement sending one batch and
+translating their errors.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,6 +63,7 @@ class RemoteEmbedder(BaseEmbedder):
         prices: Mapping[str, float] | None,
         token_counter: TokenCounter,
         allow_empty_strings: bool,
+        max_concurrent_requests: int,
     ) -> None:
         if not model:
             raise ValueError("model must be a non-empty string")
@@ -68,6 +71,15 @@ class RemoteEmbedder(BaseEmbedder):
             raise ValueError(f"max_batch_size must be at least 1, got {max_batch_size}")
         if dim is not None and dim < 1:
             raise ValueError(f"dim must be positive, got {dim}")
+        if (
+            not isinstance(max_concurrent_requests, int)
+            or isinstance(max_concurrent_requests, bool)
+            or max_concurrent_requests < 1
+        ):
+            raise ValueError(
+                "max_concurrent_requests must be an integer of at least 1, "
+                f"got {max_concurrent_requests!r}"
+            )
         self._model = model
         self._dim = dim
         self._max_batch_size = max_batch_size
@@ -80,6 +92,7 @@ class RemoteEmbedder(BaseEmbedder):
         self._prices = PriceTable(prices)
         self._count_tokens = token_counter
         self._allow_empty = allow_empty_strings
+        self._max_concurrent = max_concurrent_requests
         self._stats = EmbedderStats()
 
     # -- to implement ------------------------------------------------------------------
@@ -106,7 +119,10 @@ class RemoteEmbedder(BaseEmbedder):
         return self._dim
 
     def get_stats(self) -> RemoteStats:
-        """Counters so far (see :class:`EmbedderStats`), the breaker state and today's spend."""
+        """Counters so far (see :class:`EmbedderStats`), the breaker state and today's spend.
+
+        Calls still in flight count towards the spend at their estimated cost.
+        """
         snapshot = self._stats.snapshot()
         return RemoteStats(
             **snapshot, circuit=self._breaker.state, spent_today_usd=self._budget.spent_today
@@ -117,14 +133,41 @@ class RemoteEmbedder(BaseEmbedder):
         return np.vstack([self._call(batch, tokens) for batch, tokens in self._plan(items)])
 
     async def aembed(self, texts: Sequence[str]) -> Vectors:
+        """Async :meth:`embed`, with up to ``max_concurrent_requests`` batches in flight.
+
+        Rows come back in input order. The first failure is raised once the batches still
+        running have been cancelled.
+        """
         items = validate_texts(texts, allow_empty_strings=self._allow_empty)
-        # Batches go one after another: the rate limits, not concurrency, set the pace.
-        parts = [await self._acall(batch, tokens) for batch, tokens in self._plan(items)]
-        return np.vstack(parts)
+        batches = self._plan(items)
+        plan = enumerate(batches)
+        parts: dict[int, Vectors] = {}
+
+        async def work() -> None:
+            try:
+                for index, (batch, tokens) in plan:
+                    parts[index] = await self._acall(batch, tokens)
+            except BaseException:
+                batches.close()  # the other workers take no new batch
+                raise
+
+        # The first batch goes alone: its answer fixes an unknown dimension, it is the
+        # breaker's one trial when half-open, and a wrong key fails one request, not several.
+        index, (batch, tokens) = next(plan)
+        parts[index] = await self._acall(batch, tokens)
+        workers = [asyncio.ensure_future(work()) for _ in range(self._max_concurrent)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+            # Wait for the cancelled ones, so no request outlives this call.
+            await asyncio.gather(*workers, return_exceptions=True)
+        return np.vstack([parts[i] for i in range(len(parts))])
 
     # -- the pipeline --------------------------------------------------------------------
 
-    def _plan(self, items: list[str]) -> Iterator[tuple[list[str], int]]:
+    def _plan(self, items: list[str]) -> Generator[tuple[list[str], int], None, None]:
         """Consecutive batches within the per-request limits, so order is kept."""
         batch: list[str] = []
         batch_tokens = 0
@@ -142,13 +185,19 @@ class RemoteEmbedder(BaseEmbedder):
         if batch:
             yield batch, batch_tokens
 
-    def _admit(self, estimated_tokens: int) -> None:
+    def _admit(self, estimated_tokens: int) -> bool:
+        """Refuse the call or let it through; return whether it is the breaker's trial."""
+        estimated_usd = self._prices.cost(self._model, estimated_tokens)
         try:
-            self._budget.check(self._prices.cost(self._model, estimated_tokens))
-            self._breaker.before_call()
+            self._budget.check(estimated_usd)
+            trial = self._breaker.before_call()
         except EmbeddingError as error:
             self._stats.error(error.kind)
             raise
+        # Counted at once, so that batches in flight together see each other's cost;
+        # _finish corrects it to the billed cost, _abort refunds it.
+        self._budget.add(estimated_usd)
+        return trial
 
     def _reserve(self, estimated_tokens: int) -> float:
         waits = [0.0]
@@ -172,32 +221,37 @@ class RemoteEmbedder(BaseEmbedder):
         if self._tpm is not None:
             self._tpm.adjust(tokens - estimated_tokens)
         cost = self._prices.cost(self._model, tokens)
-        self._budget.add(cost)
+        self._budget.add(cost - self._prices.cost(self._model, estimated_tokens))
         self._stats.success(
             texts=len(batch), tokens=tokens, estimated=reply.tokens is None, cost_usd=cost
         )
         return vectors
 
-    def _record(self, failed: bool) -> None:
+    def _abort(self, error: BaseException, estimated_tokens: int, trial: bool) -> None:
+        """Settle the breaker and the budget for a call that raised ``error``."""
+        if not isinstance(error, EmbeddingError):
+            # Cancelled or interrupted: no outcome for the breaker, and the request may
+            # have been billed, so its estimated cost stays counted.
+            if trial:
+                self._breaker.cancel_trial()
+            return
+        self._budget.add(-self._prices.cost(self._model, estimated_tokens))
         # Only failures that say the service is unwell (retryable kinds) count towards
         # opening the breaker; a 400 or 401 means it answered.
-        if failed:
+        if error.retryable:
             self._breaker.record_failure()
         else:
             self._breaker.record_success()
 
     def _call(self, batch: list[str], estimated_tokens: int) -> Vectors:
-        self._admit(estimated_tokens)
-        failed = True
+        trial = self._admit(estimated_tokens)
         try:
             vectors = self._attempts(batch, estimated_tokens)
-            failed = False
-            return vectors
-        except EmbeddingError as error:
-            failed = error.retryable
+        except BaseException as error:
+            self._abort(error, estimated_tokens, trial)
             raise
-        finally:
-            self._record(failed)
+        self._breaker.record_success()
+        return vectors
 
     def _attempts(self, batch: list[str], estimated_tokens: int) -> Vectors:
         retries = 0
@@ -214,17 +268,14 @@ class RemoteEmbedder(BaseEmbedder):
             retries += 1
 
     async def _acall(self, batch: list[str], estimated_tokens: int) -> Vectors:
-        self._admit(estimated_tokens)
-        failed = True
+        trial = self._admit(estimated_tokens)
         try:
             vectors = await self._aattempts(batch, estimated_tokens)
-            failed = False
-            return vectors
-        except EmbeddingError as error:
-            failed = error.retryable
+        except BaseException as error:
+            self._abort(error, estimated_tokens, trial)
             raise
-        finally:
-            self._record(failed)
+        self._breaker.record_success()
+        return vectors
 
     async def _aattempts(self, batch: list[str], estimated_tokens: int) -> Vectors:
         retries = 0

@@ -62,15 +62,18 @@ class CircuitBreaker:
                 return "half_open"
             return "open"
 
-    def before_call(self) -> None:
-        """Raise :class:`CircuitOpenError` unless a call may go to the service now."""
+    def before_call(self) -> bool:
+        """Raise :class:`CircuitOpenError` unless a call may go to the service now.
+
+        Returns whether the call is the half-open trial.
+        """
         with self._lock:
             if self._opened_at is None:
-                return
+                return False
             waited = self._clock() - self._opened_at
             if waited >= self._cooldown and not self._trial_running:
                 self._trial_running = True
-                return
+                return True
             retry_in = max(0.0, self._cooldown - waited)
             raise CircuitOpenError(
                 f"expected a healthy service, got {self._failures} consecutive failures; "
@@ -89,4 +92,9 @@ class CircuitBreaker:
             self._failures += 1
             if self._trial_running or self._failures >= self._threshold:
                 self._opened_at = self._clock()
+            self._trial_running = False
+
+    def cancel_trial(self) -> None:
+        """The trial ended without an outcome (e.g. it was cancelled): the next call tries."""
+        with self._lock:
             self._trial_running = False

@@ -31,7 +31,8 @@ class OllamaEmbedder(RemoteEmbedder):
 
     ``base_url`` defaults to ``OLLAMA_HOST``, then ``http://127.0.0.1:11434``. The
     dimension is learnt from the first answer unless ``dim`` is given. Retries, the
-    circuit breaker and stats work as in :class:`OpenAIEmbedder`; nothing is priced.
+    circuit breaker, stats and ``max_concurrent_requests`` (how many batches ``aembed``
+    sends at once) work as in :class:`OpenAIEmbedder`; nothing is priced.
     Requests use the standard library, so this backend needs no extra package.
 
     Example:
@@ -55,6 +56,7 @@ class OllamaEmbedder(RemoteEmbedder):
         rpm_limit: float | None = None,
         retry: RetryPolicy | None = None,
         circuit_breaker: CircuitBreaker | None = None,
+        max_concurrent_requests: int = 4,
     ) -> None:
         if model is not None and model_name is not None and model != model_name:
             raise ValueError(f"model={model!r} and model_name={model_name!r} disagree")
@@ -72,6 +74,7 @@ class OllamaEmbedder(RemoteEmbedder):
             prices=None,
             token_counter=estimate_tokens,
             allow_empty_strings=True,
+            max_concurrent_requests=max_concurrent_requests,
         )
         url = base_url or os.environ.get("OLLAMA_HOST") or _DEFAULT_HOST
         if "://" not in url:
@@ -119,6 +122,8 @@ class OllamaEmbedder(RemoteEmbedder):
 
     async def _asend(self, batch: list[str]) -> Reply:
         # The standard library has no async HTTP client; a worker thread keeps the loop free.
+        # A thread cannot be interrupted: a cancelled call's request runs to its end (at
+        # most ``timeout``) and the answer is dropped.
         return await asyncio.to_thread(self._send, batch)
 
 

@@ -59,12 +59,14 @@ class OpenAIEmbedder(RemoteEmbedder):
     or put in ``model_id``. A server other than api.openai.com may need no key.
 
     Requests are batched within the API's limits (2048 inputs, 300,000 tokens) in input
-    order, paced by token buckets for requests and tokens per minute, and retried by
-    ``retry`` on 429 (waiting the server's ``Retry-After``), 5xx, connection errors and
-    timeouts; the SDK's own retries are off so there is one retry layer. 400/401/403 raise
-    at once. ``circuit_breaker`` stops calls to a failing server; ``daily_budget_usd``
-    refuses calls that would pass the day's spend, priced from ``prices`` (USD per million
-    tokens, merged over ``DEFAULT_PRICES_PER_MILLION_TOKENS``).
+    order; ``embed`` sends them one after another, ``aembed`` the first alone and then up
+    to ``max_concurrent_requests`` at once. Each request is paced by token buckets for
+    requests and tokens per minute, and retried by ``retry`` on 429 (waiting the server's
+    ``Retry-After``), 5xx, connection errors and timeouts; the SDK's own retries are off so
+    there is one retry layer. 400/401/403 raise at once. ``circuit_breaker`` stops calls to
+    a failing server; ``daily_budget_usd`` refuses calls that would pass the day's spend,
+    priced from ``prices`` (USD per million tokens, merged over
+    ``DEFAULT_PRICES_PER_MILLION_TOKENS``).
 
     Example:
         .. code-block:: python
@@ -97,6 +99,7 @@ class OpenAIEmbedder(RemoteEmbedder):
         daily_budget_usd: float | None = None,
         prices: Mapping[str, float] | None = None,
         token_counter: TokenCounter | None = None,
+        max_concurrent_requests: int = 4,
     ) -> None:
         if not 1 <= max_batch_size <= _MAX_INPUTS:
             raise ValueError(f"max_batch_size must be in 1..{_MAX_INPUTS}, got {max_batch_size}")
@@ -114,6 +117,7 @@ class OpenAIEmbedder(RemoteEmbedder):
             token_counter=token_counter if token_counter is not None else token_counter_for(model),
             # The API answers 400 to an empty string; say so before sending anything.
             allow_empty_strings=False,
+            max_concurrent_requests=max_concurrent_requests,
         )
         sdk = _import_openai()
         url = base_url or os.environ.get("OPENAI_BASE_URL") or f"https://{_OPENAI_HOST}/v1"

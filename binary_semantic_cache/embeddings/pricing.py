@@ -90,6 +90,8 @@ class DailyBudget:
                 )
 
     def add(self, usd: float) -> None:
+        """Count ``usd`` as spent today; a negative amount refunds an earlier estimate."""
         with self._lock:
             self._roll()
-            self._spent += usd
+            # A refund of an estimate counted before midnight must not go below zero.
+            self._spent = max(0.0, self._spent + usd)

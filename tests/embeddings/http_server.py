@@ -55,14 +55,18 @@ class Seen:
 class EmbeddingServer:
     """Speaks ``POST /v1/embeddings`` (OpenAI) and ``POST /api/embed`` (Ollama).
 
-    Answers follow the queued :class:`Action` s, then correct answers; every request is
-    recorded in ``seen``.
+    A request holding a text given to :meth:`when` gets that text's action; others follow
+    the queued :class:`Action` s, then correct answers. Every request is recorded in
+    ``seen``; ``in_flight`` counts those being answered, ``max_in_flight`` its peak.
     """
 
     def __init__(self, dim: int = 8) -> None:
         self.dim = dim
         self.seen: list[Seen] = []
         self._actions: deque[Action] = deque()
+        self._by_text: dict[str, Action] = {}
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
@@ -83,6 +87,11 @@ class EmbeddingServer:
         with self._lock:
             self._actions.extend(actions)
 
+    def when(self, text: str, action: Action) -> None:
+        """Answer every request whose input holds ``text`` with ``action``."""
+        with self._lock:
+            self._by_text[text] = action
+
     def expected(self, texts: list[str]) -> np.ndarray:
         """The unit vectors a correct client returns for ``texts``."""
         rows = np.array([server_vector(t, self.dim) for t in texts], dtype=np.float32)
@@ -98,7 +107,17 @@ class EmbeddingServer:
     def _next(self, seen: Seen) -> Action:
         with self._lock:
             self.seen.append(seen)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            texts = seen.body.get("input", []) if isinstance(seen.body, dict) else []
+            for text in texts if isinstance(texts, list) else [texts]:
+                if text in self._by_text:
+                    return self._by_text[text]
             return self._actions.popleft() if self._actions else Action()
+
+    def _done(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def _answer(self, path: str, body: Any, action: Action) -> tuple[int, dict[str, str], bytes]:
         if action.raw is not None:
@@ -147,6 +166,12 @@ class EmbeddingServer:
                     body = None
                 seen = Seen(self.path, body, {k.lower(): v for k, v in self.headers.items()})
                 action = server._next(seen)
+                try:
+                    self._reply(action, body)
+                finally:
+                    server._done()
+
+            def _reply(self, action: Action, body: Any) -> None:
                 if self.path not in ("/v1/embeddings", "/api/embed"):
                     action = Action(status=404, body={"error": f"no route {self.path}"})
                 if action.delay:

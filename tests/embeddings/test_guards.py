@@ -79,6 +79,29 @@ def test_breaker_lets_one_trial_through_when_half_open() -> None:
     assert breaker.state == "closed"
 
 
+def test_breaker_trial_cancelled_without_an_outcome_passes_to_the_next_caller() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(failure_threshold=1, cooldown_seconds=5, clock=lambda: now[0])
+    assert breaker.before_call() is False  # closed: not a trial
+    breaker.record_failure()
+    now[0] = 5
+    assert breaker.before_call() is True
+    breaker.cancel_trial()
+    assert breaker.state == "half_open"
+    assert breaker.before_call() is True  # the next caller is the trial
+
+
+def test_daily_budget_refunds_an_estimate_but_not_below_zero() -> None:
+    now = [1_700_000_000.0]  # 2023-11-14 22:13 UTC
+    budget = DailyBudget(1.0, clock=lambda: now[0])
+    budget.add(0.5)
+    budget.add(-0.2)
+    assert budget.spent_today == pytest.approx(0.3)
+    now[0] += 2 * 3600  # past midnight: yesterday's estimate is refunded today
+    budget.add(-0.3)
+    assert budget.spent_today == 0.0
+
+
 def test_daily_budget_resets_at_utc_midnight() -> None:
     now = [1_700_000_000.0]  # 2023-11-14 22:13 UTC
     budget = DailyBudget(1.0, clock=lambda: now[0])
