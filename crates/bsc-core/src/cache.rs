@@ -232,9 +232,13 @@ impl Cache {
         self.persist.as_deref().is_some_and(Persist::read_only)
     }
 
-    /// Makes every logged change durable.
+    /// Makes every logged change durable (by a snapshot if a log sync failed earlier).
     pub fn flush(&self) -> Result<()> {
-        self.persist.as_deref().map_or(Ok(()), Persist::flush)
+        match self.persist.as_deref() {
+            Some(persist) if persist.needs_snapshot() => self.save(),
+            Some(persist) => persist.flush(),
+            None => Ok(()),
+        }
     }
 
     /// Writes a snapshot (so the next open maps it instead of replaying the log) and starts an

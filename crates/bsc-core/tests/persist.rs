@@ -412,3 +412,34 @@ fn a_torn_log_tail_is_dropped_and_writing_resumes() {
     );
     fs::remove_dir_all(&path).unwrap();
 }
+
+#[test]
+fn long_runs_of_writes_leave_memory_for_the_log_file_and_all_survive() {
+    let path = tempdir("spill");
+    let clock = ManualClock::new(1_700_000_000_000);
+    let cache = open(&path, &clock, false).unwrap();
+    let log_len = || fs::metadata(path.join("log.bsc")).unwrap().len();
+    let put_run = |from: usize| {
+        for i in from..from + 1500 {
+            let payload = format!("{i:>1000}"); // ~1.5 MB of records per run
+            cache
+                .put(&vector(i), "p", 0, payload.as_bytes(), None)
+                .unwrap();
+        }
+    };
+    put_run(0);
+    // Manual durability and no flush yet: past 1 MiB the records were written out.
+    assert!(log_len() > 1 << 20, "log holds {} bytes", log_len());
+    cache.flush().unwrap();
+    put_run(1500);
+    // A save takes in both the written-out and the buffered records.
+    cache.save().unwrap();
+    put_run(3000);
+    cache.flush().unwrap();
+    let before = sorted(snapshot_of(&cache));
+    drop(cache);
+    let reopened = open(&path, &clock, false).unwrap();
+    assert_eq!(sorted(snapshot_of(&reopened)), before);
+    assert_eq!(before.len(), 100);
+    fs::remove_dir_all(&path).unwrap();
+}

@@ -1,8 +1,10 @@
 //! The append-only log of changes since the last snapshot.
 //!
 //! A 52-byte header (magic, version, encoder shape and seed, the snapshot sequence number it
-//! follows, max_entries, crc32c) and then records `[len u32][crc32c u32][type u8][seq u64][body]`. Records are
-//! buffered in memory and reach the disk at `flush` (write, then fdatasync). On replay a record
+//! follows, max_entries, crc32c) and then records `[len u32][crc32c u32][type u8][seq u64][body]`.
+//! Records are buffered in memory and are durable once `flush` returns (write, then fdatasync);
+//! past `SPILL_BYTES` the buffer is written out early, unsynced, so memory stays bounded between
+//! flushes. On replay a record
 //! that runs past the end of the file, or fails its checksum as the file's last record, is a torn
 //! tail from a crash: it is dropped. A bad record with data after it is corruption: an error.
 
@@ -18,6 +20,10 @@ use crate::store::EntryId;
 
 pub const HEADER_LEN: usize = 52;
 const MAX_RECORD: usize = MAX_PAYLOAD_BYTES + (1 << 24);
+/// Buffered records past this size go to the file before `flush` (which still syncs them).
+const SPILL_BYTES: usize = 1 << 20;
+/// The buffer capacity kept after writing out, so one burst does not pin its peak size.
+const KEEP_CAPACITY: usize = 64 << 10;
 
 const PUT: u8 = 1;
 const DELETE: u8 = 2;
@@ -212,6 +218,10 @@ pub struct LogWriter {
     buf: Vec<u8>,
     /// Bytes of the file known to hold whole records.
     written: u64,
+    /// Bytes of the file made durable by the last successful sync.
+    synced: u64,
+    /// A sync failed after records had left the buffer: only a snapshot can make them durable.
+    needs_snapshot: bool,
     seq: u64,
 }
 
@@ -222,6 +232,8 @@ impl LogWriter {
             path,
             buf: Vec::new(),
             written,
+            synced: written,
+            needs_snapshot: false,
             seq: last_seq,
         }
     }
@@ -298,39 +310,73 @@ impl LogWriter {
         let c = crc(&self.buf[start + 8..]);
         self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
         self.buf[start + 4..start + 8].copy_from_slice(&c.to_le_bytes());
+        if self.buf.len() >= SPILL_BYTES {
+            // On failure the records stay buffered and the next `flush` reports the error.
+            let _ = self.write_out();
+        }
     }
 
-    /// Writes the buffered records and makes them durable. On failure the file is cut back to
-    /// its last whole record and the records stay buffered for the next attempt.
-    pub fn flush(&mut self) -> Result<()> {
+    /// Whether records since the last sync may be lost unless a snapshot is written.
+    pub fn needs_snapshot(&self) -> bool {
+        self.needs_snapshot
+    }
+
+    /// Appends the buffer to the file without syncing; on failure cuts the file back and keeps it.
+    fn write_out(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let result = self
-            .file
-            .write_all_at(&self.buf, self.written)
-            .and_then(|()| self.file.sync_data());
-        match result {
-            Ok(()) => {
-                self.written += self.buf.len() as u64;
-                self.buf.clear();
-                Ok(())
-            }
-            Err(e) => {
-                let _ = self.file.set_len(self.written);
-                Err(Error::Io {
-                    path: self.path.clone(),
-                    source: e,
-                })
-            }
+        if let Err(e) = self.file.write_all_at(&self.buf, self.written) {
+            let _ = self.file.set_len(self.written);
+            return Err(e);
         }
+        self.written += self.buf.len() as u64;
+        self.empty_buffer();
+        Ok(())
+    }
+
+    fn empty_buffer(&mut self) {
+        self.buf.clear();
+        self.buf.shrink_to(KEEP_CAPACITY);
+    }
+
+    /// Writes the buffered records and makes them durable. If the write fails, the file is cut
+    /// back to its last whole record and the records stay buffered for the next attempt. If the
+    /// sync fails, the file is cut back to its last synced length: a retried sync can report
+    /// success for pages the kernel already dropped, so the records since then are left to the
+    /// next snapshot (`needs_snapshot`).
+    pub fn flush(&mut self) -> Result<()> {
+        let io_error = |path: &Path, source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if self.needs_snapshot {
+            return Err(io_error(
+                &self.path,
+                io::Error::other("an earlier sync of this log failed; save() writes a snapshot"),
+            ));
+        }
+        self.write_out().map_err(|e| io_error(&self.path, e))?;
+        if self.synced == self.written {
+            return Ok(());
+        }
+        if let Err(e) = self.file.sync_data() {
+            let _ = self.file.set_len(self.synced);
+            self.written = self.synced;
+            self.needs_snapshot = true;
+            return Err(io_error(&self.path, e));
+        }
+        self.synced = self.written;
+        Ok(())
     }
 
     /// Writes nothing more and drops buffered records (after a snapshot took them in).
     pub fn reset(&mut self, file: File, written: u64) {
         self.file = file;
         self.written = written;
-        self.buf.clear();
+        self.synced = written;
+        self.needs_snapshot = false;
+        self.empty_buffer();
     }
 }
 

@@ -438,6 +438,14 @@ impl Persist {
         }
     }
 
+    /// Whether only a snapshot can make the latest changes durable (a log sync failed).
+    pub fn needs_snapshot(&self) -> bool {
+        self.log
+            .lock()
+            .as_ref()
+            .is_some_and(LogWriter::needs_snapshot)
+    }
+
     /// Whether the log has outgrown the snapshot enough to be worth compacting.
     pub fn wants_compaction(&self) -> bool {
         let snapshot = *self.snapshot_len.lock();
@@ -455,7 +463,7 @@ impl Persist {
                 path: self.dir.path().to_path_buf(),
             });
         };
-        writer.flush()?;
+        // No log flush first: the snapshot holds every record, and on failure they stay buffered.
         let meta = snapshot::SnapshotMeta {
             shape: self.header.shape,
             matrix_crc: self.matrix_crc,
