@@ -112,6 +112,8 @@ _CODE = re.compile(
     r"|[a-z]+[A-Z]\w*"  # camelCase
     r"|[A-Za-z_]\w+(?:\.[A-Za-z_]\w+)+"  # dotted.names, file.ext
 )
+# A character every _CODE form (or backticked text) has: - ( _ . ` or a lower-upper pair.
+_CODE_HINT = re.compile(r"[-(_.`]|[a-z][A-Z]")
 _ACRONYM = re.compile(r"[A-Z][A-Z0-9&]+s?|[A-Z](?:\.[A-Z])+")
 _NOT_NEGATING = re.compile(
     r"\b(?:or not|or no|why not|if not|not only|no matter|no doubt)\b", re.IGNORECASE
@@ -200,6 +202,8 @@ def _quotes(text: str) -> frozenset[str]:
 
 
 def _code(text: str) -> frozenset[str]:
+    if not _CODE_HINT.search(text):  # most prompts: no character an identifier needs
+        return frozenset()
     found: set[str] = set()
     if "`" in text:
         found.update(b.lower() for b in _BACKTICKS.findall(text))
@@ -263,7 +267,8 @@ def _missing_names(query: str, stored: str) -> tuple[set[str], set[str]]:
             for n in names
             if n not in words
             and _ALIASES.get(n, n) not in words
-            and not any(_same_root(n, w) or _one_edit(n, w) for w in words)
+            # Both near-matches share the first letter; testing it first skips most words.
+            and not any(w[:1] == n[:1] and (_same_root(n, w) or _one_edit(n, w)) for w in words)
         }
 
     return absent(names_q, words_s), absent(names_s, words_q)
