@@ -272,7 +272,7 @@ impl Cache {
             return Ok(());
         };
         if persist.durability() == Durability::EveryWrite {
-            persist.flush()?;
+            self.flush()?;
         }
         if persist.wants_compaction() {
             self.save()?;

@@ -223,6 +223,8 @@ pub struct LogWriter {
     /// A sync failed after records had left the buffer: only a snapshot can make them durable.
     needs_snapshot: bool,
     seq: u64,
+    #[cfg(test)]
+    fail_next_sync: bool,
 }
 
 impl LogWriter {
@@ -235,6 +237,8 @@ impl LogWriter {
             synced: written,
             needs_snapshot: false,
             seq: last_seq,
+            #[cfg(test)]
+            fail_next_sync: false,
         }
     }
 
@@ -335,6 +339,14 @@ impl LogWriter {
         Ok(())
     }
 
+    fn sync(&mut self) -> io::Result<()> {
+        #[cfg(test)]
+        if std::mem::take(&mut self.fail_next_sync) {
+            return Err(io::Error::other("injected sync failure"));
+        }
+        self.file.sync_data()
+    }
+
     fn empty_buffer(&mut self) {
         self.buf.clear();
         self.buf.shrink_to(KEEP_CAPACITY);
@@ -360,7 +372,7 @@ impl LogWriter {
         if self.synced == self.written {
             return Ok(());
         }
-        if let Err(e) = self.file.sync_data() {
+        if let Err(e) = self.sync() {
             let _ = self.file.set_len(self.synced);
             self.written = self.synced;
             self.needs_snapshot = true;
@@ -383,4 +395,74 @@ impl LogWriter {
 /// Writes a fresh log that follows `header.base_seq`.
 pub fn write_new(file: &mut File, header: &LogHeader) -> io::Result<()> {
     file.write_all(&header.encode())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn writer(name: &str) -> LogWriter {
+        let path = std::env::temp_dir().join(format!("bsc-log-{}-{name}", std::process::id()));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(&[0u8; HEADER_LEN]).unwrap();
+        LogWriter::new(file, path, HEADER_LEN as u64, 0)
+    }
+
+    fn put_many(w: &mut LogWriter, n: u64) {
+        for i in 0..n {
+            w.put(i, "p", &[i; 4], None, 0, &[b'x'; 1000], 0, 0);
+        }
+    }
+
+    fn file_len(w: &LogWriter) -> u64 {
+        std::fs::metadata(&w.path).unwrap().len()
+    }
+
+    #[test]
+    fn the_buffer_stays_bounded_and_shrinks_once_written() {
+        let mut w = writer("bounded");
+        put_many(&mut w, 3000); // about 3 MB of records
+        assert!(w.buf.len() < SPILL_BYTES);
+        assert!(w.written > SPILL_BYTES as u64);
+        assert_eq!(w.synced, HEADER_LEN as u64); // written out early, not synced
+        w.flush().unwrap();
+        assert!(w.buf.capacity() <= KEEP_CAPACITY);
+        assert_eq!(
+            (w.synced, w.written, file_len(&w)),
+            (w.len(), w.len(), w.len())
+        );
+        std::fs::remove_file(&w.path).unwrap();
+    }
+
+    #[test]
+    fn a_failed_sync_leaves_the_records_to_a_snapshot() {
+        let mut w = writer("failed-sync");
+        put_many(&mut w, 10);
+        w.flush().unwrap();
+        let durable = w.len();
+        put_many(&mut w, 3000);
+        w.fail_next_sync = true;
+        assert!(w.flush().is_err());
+        assert!(w.needs_snapshot());
+        // Unsynced pages cannot be trusted: the file goes back to what was synced.
+        assert_eq!((file_len(&w), w.len()), (durable, durable));
+        let refused = w.flush().unwrap_err().to_string();
+        assert!(refused.contains("save() writes a snapshot"), "{refused}");
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&w.path)
+            .unwrap();
+        w.reset(file, HEADER_LEN as u64);
+        assert!(!w.needs_snapshot());
+        put_many(&mut w, 1);
+        w.flush().unwrap();
+        std::fs::remove_file(&w.path).unwrap();
+    }
 }
