@@ -41,9 +41,11 @@ fuzz: setup
 	$(BIN)/python fuzz/fuzz_loader.py -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1
 
 # The Redis tests start their own server; this installs it from Debian's packages when missing.
+# redis-cli (redis-tools) creates the Redis Cluster of tests/redis/test_cluster.py.
 redis-server:
-	@command -v redis-server >/dev/null || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+	@command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			redis-server redis-tools; }
 
 notebooks: setup
 	$(BIN)/python -m pytest tests/test_notebooks.py

@@ -38,6 +38,8 @@ class BinarySemanticCache(_core.BinarySemanticCache):
             (and the same ``max_entries``).
         redis_url: ``redis://`` or ``rediss://`` (TLS) URL, credentials included; passed to
             redis-py and never logged.
+        redis_cluster: ``redis_url`` names a node of a Redis Cluster (cluster mode enabled, as
+            in ElastiCache or MemoryDB); as with redis-py's ``RedisCluster.from_url``.
         namespace: instances with the same namespace share entries.
         redis_options: ``SyncOptions`` (queue bound, feed length, timeouts).
 
@@ -60,8 +62,11 @@ class BinarySemanticCache(_core.BinarySemanticCache):
         redis_url: str | None = None,
         namespace: str = "default",
         redis_options: SyncOptions | None = None,
+        redis_cluster: bool = False,
         **kwargs: Any,
     ) -> BinarySemanticCache:
+        if redis_cluster and redis_url is None:
+            raise ValueError("redis_cluster=True needs redis_url (the URL of any cluster node)")
         self = cast(BinarySemanticCache, super().__new__(cls, *args, **kwargs))
         self._sync = None
         if redis_url is not None:
@@ -75,6 +80,7 @@ class BinarySemanticCache(_core.BinarySemanticCache):
                 _CoreView(self),
                 self.max_entries,
                 redis_options or SyncOptions(),
+                cluster=redis_cluster,
             )
             self._sync.start()
         return self

@@ -7,7 +7,8 @@ design is described in ``docs/architecture.md`` ("Shared cache (Redis)"); in sho
 - **Store.** Per entry a hash ``{bsc:<namespace>}:e:<id>`` with the embedding (float32 bytes;
   every process re-encodes it with its own encoder, so caches with the same encoder agree), the
   response (str, bytes or JSON, never pickle), partition, expiry and writer. Ids come from
-  ``INCR``. Every key has the namespace's hash tag, so a namespace lives in one Cluster slot.
+  ``INCR``. Every key has the namespace's hash tag, so a namespace lives in one Cluster slot
+  (``redis_cluster=True`` talks to a Redis Cluster; see ``client``).
 - **Writes** are one Lua script each (put, delete, clear), which updates the store and appends
   to the feed (a Redis Stream) atomically.
 - **Catch-up**: a snapshot of the store, then the feed replayed from where the snapshot began;
@@ -19,7 +20,7 @@ design is described in ``docs/architecture.md`` ("Shared cache (Redis)"); in sho
 
 from __future__ import annotations
 
+from binary_semantic_cache.redis_sync.client import redact_url
 from binary_semantic_cache.redis_sync.engine import SyncEngine, SyncOptions
-from binary_semantic_cache.redis_sync.store import redact_url
 
 __all__ = ["SyncEngine", "SyncOptions", "redact_url"]

@@ -17,8 +17,8 @@ from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-import redis
 
+from binary_semantic_cache.redis_sync.client import UNREACHABLE, redact_url
 from binary_semantic_cache.redis_sync.codec import Clear, Delete, Entry, Event
 from binary_semantic_cache.redis_sync.feed import Follower
 from binary_semantic_cache.redis_sync.keys import Keys
@@ -29,7 +29,7 @@ from binary_semantic_cache.redis_sync.outbox import (
     QueuedDelete,
     QueuedPut,
 )
-from binary_semantic_cache.redis_sync.store import PutReply, PutRow, Store, redact_url
+from binary_semantic_cache.redis_sync.store import PutReply, PutRow, Store
 
 logger = logging.getLogger("binary_semantic_cache.redis_sync")
 
@@ -110,6 +110,7 @@ class SyncEngine:
         local: LocalIndex,
         max_entries: int,
         options: SyncOptions,
+        cluster: bool = False,
     ) -> None:
         self.url = redact_url(url)
         self._local = local
@@ -121,6 +122,7 @@ class SyncEngine:
         self._store = Store(
             url,
             Keys.of(namespace),
+            cluster=cluster,
             connect_timeout=options.connect_timeout,
             write_timeout=options.write_timeout,
             block_ms=options.block_ms,
@@ -154,7 +156,7 @@ class SyncEngine:
             self.resync()
             self.connected = True
             logger.info("shared cache: synced with %s", self.url)
-        except redis.RedisError as err:
+        except UNREACHABLE as err:
             self.lost(err)
         self._follower.start()
 
@@ -168,7 +170,7 @@ class SyncEngine:
         if self._outbox:
             try:
                 self.flush()
-            except redis.RedisError as err:
+            except UNREACHABLE as err:
                 logger.warning(
                     "shared cache: closed with %d queued writes not sent to %s (%s: %s); "
                     "they are dropped",
@@ -189,7 +191,7 @@ class SyncEngine:
             if self._writable():
                 try:
                     replies = self._store.put_many(puts, self._max_entries)
-                except redis.RedisError as err:
+                except UNREACHABLE as err:
                     self.lost(err)
             if replies is None:
                 return [
@@ -270,7 +272,7 @@ class SyncEngine:
             try:
                 self._write(op)
                 return
-            except redis.RedisError as err:
+            except UNREACHABLE as err:
                 self.lost(err)
         self._outbox.push(op)
 
@@ -356,7 +358,9 @@ class SyncEngine:
             pending = self._pending.pop(int(token), None)
             if pending is not None:
                 self._bind(entry.gid, pending.lid, pending.partition, _deadline(remaining))
-                return
+            # Otherwise it was bound when written and forgotten since (evicted by a later put of
+            # the same batch, say): adding it back would make the local index evict a live one.
+            return
         if remaining is not None and remaining <= 0:
             return
         lid = self._local.put(entry.vector, entry.response(), entry.partition, remaining)

@@ -12,8 +12,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-import redis
-
+from binary_semantic_cache.redis_sync.client import UNREACHABLE
 from binary_semantic_cache.redis_sync.codec import Event, parse_event
 
 if TYPE_CHECKING:
@@ -55,7 +54,7 @@ class Follower:
             try:
                 self._step()
                 backoff = self._options.reconnect_min
-            except redis.RedisError as err:
+            except UNREACHABLE as err:
                 self._engine.lost(err)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, self._options.reconnect_max)

@@ -28,6 +28,8 @@ class Keys:
 
     @classmethod
     def of(cls, namespace: str) -> Keys:
+        # A brace would end the hash tag early or start another, and a Redis Cluster could then
+        # spread the namespace's keys over several slots, where no script may touch them all.
         if not namespace or any(c in namespace for c in "{}"):
             raise ValueError(f"namespace must be non-empty without braces, got {namespace!r}")
         prefix = f"{{bsc:{namespace}}}"

@@ -52,38 +52,46 @@ local function reap(now)
 end
 """
 
-# ARGV[3..]: partition, vector, kind, payload, ttl_ms (0 = none), origin, max_entries.
-# Returns {epoch, id, {evicted ids}}; evictions are published before the put.
+# ARGV[3]: max_entries; then six per row: partition, vector, kind, payload, ttl_ms (0 = none),
+# origin. Rows are put in order, each with its own events; evictions are published before the
+# put that caused them. One script for many rows because a Cluster pipeline cannot carry
+# EVALSHA (redis-py blocks it). Returns {epoch, {{id, {evicted ids}} per row}}.
 PUT = (
     _PRELUDE
     + """
 local now = now_ms()
 local e = epoch()
 reap(now)
-local gid = redis.call('INCR', K_SEQ)
-local ttl = tonumber(ARGV[7])
-local x = '0'
-if ttl > 0 then x = string.format('%.0f', now + ttl) end
-local key = P .. ':e:' .. gid
-redis.call('HSET', key, 'p', ARGV[3], 'v', ARGV[4], 'k', ARGV[5], 'r', ARGV[6], 'x', x,
-  'o', ARGV[8])
-if ttl > 0 then
-  redis.call('PEXPIREAT', key, x)
-  redis.call('ZADD', K_EXPIRY, x, gid)
-end
-redis.call('ZADD', K_INDEX, gid, gid)
-local evicted = {}
-local over = redis.call('ZCARD', K_INDEX) - tonumber(ARGV[9])
-if over > 0 then
-  for _, old in ipairs(redis.call('ZRANGE', K_INDEX, 0, over - 1)) do
-    drop(old)
-    publish({'op', 'del', 'g', old})
-    table.insert(evicted, tonumber(old))
+local limit = tonumber(ARGV[3])
+local replies = {}
+for i = 4, #ARGV, 6 do
+  local part, vec, kind, payload, origin = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
+    ARGV[i + 5]
+  local ttl = tonumber(ARGV[i + 4])
+  local gid = redis.call('INCR', K_SEQ)
+  local x = '0'
+  if ttl > 0 then x = string.format('%.0f', now + ttl) end
+  local key = P .. ':e:' .. gid
+  redis.call('HSET', key, 'p', part, 'v', vec, 'k', kind, 'r', payload, 'x', x, 'o', origin)
+  if ttl > 0 then
+    redis.call('PEXPIREAT', key, x)
+    redis.call('ZADD', K_EXPIRY, x, gid)
   end
+  redis.call('ZADD', K_INDEX, gid, gid)
+  local evicted = {}
+  local over = redis.call('ZCARD', K_INDEX) - limit
+  if over > 0 then
+    for _, old in ipairs(redis.call('ZRANGE', K_INDEX, 0, over - 1)) do
+      drop(old)
+      publish({'op', 'del', 'g', old})
+      table.insert(evicted, tonumber(old))
+    end
+  end
+  publish({'op', 'put', 'g', gid, 'p', part, 'v', vec, 'k', kind, 'r', payload, 'x', x,
+    'o', origin})
+  table.insert(replies, {gid, evicted})
 end
-publish({'op', 'put', 'g', gid, 'p', ARGV[3], 'v', ARGV[4], 'k', ARGV[5], 'r', ARGV[6],
-  'x', x, 'o', ARGV[8]})
-return {e, gid, evicted}
+return {e, replies}
 """
 )
 

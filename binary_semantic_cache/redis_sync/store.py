@@ -1,21 +1,21 @@
 """The shared store: the write scripts, snapshots and the feed, over two redis-py clients.
 
 One client serves writes with a short socket timeout; the other blocks on the feed, so a blocked
-read never delays a write.
+read never delays a write. Both are made on first use: a Cluster client connects as it is made,
+and that must happen where the engine handles an unreachable store, not in the constructor.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from redis.commands.core import Script
 
 from binary_semantic_cache.redis_sync import scripts
+from binary_semantic_cache.redis_sync.client import Client, check_cluster_url, connect
 from binary_semantic_cache.redis_sync.codec import (
     CLEAR_ALL,
     CLEAR_PARTITION,
@@ -26,23 +26,8 @@ from binary_semantic_cache.redis_sync.keys import Keys
 
 # Entries fetched per round trip during a snapshot.
 _SNAPSHOT_PAGE = 500
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password (and any query string, which may hold one) replaced.
-
-    Example:
-        >>> redact_url("rediss://user:secret@cache.internal:6380/0")
-        'rediss://user:***@cache.internal:6380/0'
-    """
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, _, host = netloc.rpartition("@")
-        name = user.partition(":")[0]
-        netloc = f"{name}:***@{host}" if name else f":***@{host}"
-    query = "***" if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+# Rows per put script, so one batch never holds Redis for long.
+_PUT_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -85,13 +70,23 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _put_reply(raw: Any) -> PutReply:
-    epoch, gid, evicted = raw
-    return PutReply(_text(epoch), int(gid), [int(g) for g in evicted])
+def _put_replies(raw: Any) -> list[PutReply]:
+    epoch, rows = raw
+    return [PutReply(_text(epoch), int(gid), [int(g) for g in evicted]) for gid, evicted in rows]
 
 
 def _feed_item(entry_id: Any, fields: dict[bytes, bytes]) -> FeedItem:
     return FeedItem(_text(entry_id), fields[b"prev"].decode(), fields)
+
+
+@dataclass(frozen=True)
+class _Clients:
+    writer: Client
+    reader: Client
+    put: Script
+    delete: Script
+    clear: Script
+    begin: Script
 
 
 class Store:
@@ -102,52 +97,78 @@ class Store:
         url: str,
         keys: Keys,
         *,
+        cluster: bool,
         connect_timeout: float,
         write_timeout: float,
         block_ms: int,
         feed_maxlen: int,
     ) -> None:
+        if cluster:
+            check_cluster_url(url)
         self.keys = keys
         self.block_ms = block_ms
         self._feed_maxlen = str(feed_maxlen)
-        # No client-side retries: a write that fails is queued by the engine instead, and a
-        # retry would multiply the time a caller waits on a dead server.
-        common: dict[str, Any] = {
-            "socket_connect_timeout": connect_timeout,
-            "retry": Retry(NoBackoff(), 0),
-        }
-        self.writer = redis.Redis.from_url(url, socket_timeout=write_timeout, **common)
-        self.reader = redis.Redis.from_url(
-            url, socket_timeout=block_ms / 1000 + write_timeout, **common
+        self._url = url
+        self._cluster = cluster
+        self._connect_timeout = connect_timeout
+        self._write_timeout = write_timeout
+        self._lock = threading.Lock()
+        self._made: _Clients | None = None
+
+    def _clients(self) -> _Clients:
+        with self._lock:
+            if self._made is None:
+                self._made = self._make()
+            return self._made
+
+    def _make(self) -> _Clients:
+        def client(socket_timeout: float) -> Client:
+            return connect(
+                self._url,
+                self._cluster,
+                socket_timeout=socket_timeout,
+                connect_timeout=self._connect_timeout,
+            )
+
+        writer = client(self._write_timeout)
+        try:
+            reader = client(self.block_ms / 1000 + self._write_timeout)
+        except BaseException:
+            writer.close()
+            raise
+        return _Clients(
+            writer,
+            reader,
+            writer.register_script(scripts.PUT),
+            writer.register_script(scripts.DELETE),
+            writer.register_script(scripts.CLEAR),
+            reader.register_script(scripts.BEGIN_SYNC),
         )
-        self._put = self.writer.register_script(scripts.PUT)
-        self._delete = self.writer.register_script(scripts.DELETE)
-        self._clear = self.writer.register_script(scripts.CLEAR)
-        self._begin = self.reader.register_script(scripts.BEGIN_SYNC)
+
+    def _reader(self) -> Client:
+        return self._clients().reader
 
     def _args(self, *rest: str | bytes | int) -> list[str | bytes | int]:
         return [self.keys.prefix, self._feed_maxlen, *rest]
 
-    def _put_args(self, row: PutRow, max_entries: int) -> list[str | bytes | int]:
-        return self._args(
-            row.partition, row.vector, row.kind, row.payload, row.ttl_ms, row.origin, max_entries
-        )
-
     def put(self, row: PutRow, max_entries: int) -> PutReply:
-        raw = self._put(keys=self.keys.script_keys(), args=self._put_args(row, max_entries))
-        return _put_reply(raw)
+        return self.put_many([row], max_entries)[0]
 
     def put_many(self, rows: Sequence[PutRow], max_entries: int) -> list[PutReply]:
-        """One round trip; each row is still its own atomic script."""
-        pipe = self.writer.pipeline(transaction=False)
-        for row in rows:
-            self._put(
-                keys=self.keys.script_keys(), args=self._put_args(row, max_entries), client=pipe
-            )
-        return [_put_reply(raw) for raw in pipe.execute()]
+        """A script per chunk of rows, each row with its own events."""
+        put = self._clients().put
+        replies: list[PutReply] = []
+        for start in range(0, len(rows), _PUT_CHUNK):
+            fields: list[str | bytes | int] = []
+            for row in rows[start : start + _PUT_CHUNK]:
+                fields += [row.partition, row.vector, row.kind, row.payload, row.ttl_ms, row.origin]
+            raw = put(keys=self.keys.script_keys(), args=self._args(max_entries, *fields))
+            replies += _put_replies(raw)
+        return replies
 
     def delete(self, gid: int, epoch: str) -> bool:
-        _, removed = self._delete(keys=self.keys.script_keys(), args=self._args(gid, epoch))
+        delete = self._clients().delete
+        _, removed = delete(keys=self.keys.script_keys(), args=self._args(gid, epoch))
         return bool(removed)
 
     def clear(self, partition: str | None, prefix: bool) -> int:
@@ -155,12 +176,12 @@ class Store:
             args = self._args(CLEAR_ALL, "")
         else:
             args = self._args(CLEAR_PREFIX if prefix else CLEAR_PARTITION, partition)
-        _, removed = self._clear(keys=self.keys.script_keys(), args=args)
+        _, removed = self._clients().clear(keys=self.keys.script_keys(), args=args)
         return int(removed)
 
     def begin_sync(self) -> SyncPoint:
-        epoch, last_id, seq, redis_ms = self._begin(
-            keys=self.keys.script_keys(), args=self._args(), client=self.reader
+        epoch, last_id, seq, redis_ms = self._clients().begin(
+            keys=self.keys.script_keys(), args=self._args()
         )
         return SyncPoint(_text(epoch), _text(last_id), int(seq), int(redis_ms))
 
@@ -170,14 +191,14 @@ class Store:
         while True:
             page = cast(
                 "list[bytes]",
-                self.reader.zrangebyscore(
+                self._reader().zrangebyscore(
                     self.keys.index, f"({after}", "+inf", start=0, num=_SNAPSHOT_PAGE
                 ),
             )
             gids = [int(g) for g in page]
             if not gids:
                 return
-            pipe = self.reader.pipeline(transaction=False)
+            pipe = self._reader().pipeline(transaction=False)
             for gid in gids:
                 pipe.hgetall(self.keys.entry(gid))
             for gid, fields in zip(gids, pipe.execute(), strict=True):
@@ -190,7 +211,7 @@ class Store:
         """Events after ``after``, waiting up to ``block_ms`` for the first."""
         reply = cast(
             "list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]]",
-            self.reader.xread({self.keys.feed: after}, count=count, block=self.block_ms),
+            self._reader().xread({self.keys.feed: after}, count=count, block=self.block_ms),
         )
         if not reply:
             return []
@@ -198,20 +219,23 @@ class Store:
         return [_feed_item(entry_id, fields) for entry_id, fields in items]
 
     def last_id(self) -> str:
-        raw = self.reader.get(self.keys.last)
+        raw = self._reader().get(self.keys.last)
         return "0-0" if raw is None else _text(raw)
 
     def first_after(self, after: str) -> FeedItem | None:
         items = cast(
             "list[tuple[bytes, dict[bytes, bytes]]]",
-            self.reader.xrange(self.keys.feed, min=f"({after}", max="+", count=1),
+            self._reader().xrange(self.keys.feed, min=f"({after}", max="+", count=1),
         )
         return _feed_item(*items[0]) if items else None
 
     def ping(self) -> None:
-        self.writer.ping()
-        self.reader.ping()
+        """Reaches the node holding the namespace (in a Cluster, PING would ask every node)."""
+        clients = self._clients()
+        clients.writer.exists(self.keys.epoch)
+        clients.reader.exists(self.keys.epoch)
 
     def close(self) -> None:
-        self.writer.close()
-        self.reader.close()
+        if self._made is not None:
+            self._made.writer.close()
+            self._made.reader.close()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .server import RedisServer, Worker
+from .server import ClusterServers, RedisServer, Worker
 
 
 @pytest.fixture
@@ -18,15 +18,35 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def spawn(redis_server: RedisServer) -> Iterator[Callable[..., Worker]]:
-    """Starts worker processes on the test's server; all are stopped after the test."""
+def redis_cluster(tmp_path: Path) -> Iterator[ClusterServers]:
+    cluster = ClusterServers(tmp_path)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.kill()
+
+
+def _spawner(url: str, **defaults: Any) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
     def start(**options: Any) -> Worker:
-        worker = Worker(redis_server.url, **options)
+        worker = Worker(url, **{**defaults, **options})
         started.append(worker)
         return worker
 
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture
+def spawn(redis_server: RedisServer) -> Iterator[Callable[..., Worker]]:
+    """Starts worker processes on the test's server; all are stopped after the test."""
+    yield from _spawner(redis_server.url)
+
+
+@pytest.fixture
+def spawn_in_cluster(redis_cluster: ClusterServers) -> Iterator[Callable[..., Worker]]:
+    """Starts worker processes on the test's cluster; all are stopped after the test."""
+    yield from _spawner(redis_cluster.url, cluster=True)

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 import redis
+from redis.crc import key_slot
 
 DIM = 32
 SEED = 11
@@ -100,6 +101,68 @@ class RedisServer:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=5)
         self.proc = None
+
+
+class ClusterServers:
+    """A Redis Cluster of redis-server nodes on 127.0.0.1, no replicas; ``url`` names the first.
+
+    ``kill`` then ``start`` restarts the nodes from their cluster config: the same cluster, empty.
+    """
+
+    def __init__(self, workdir: Path, nodes: int = 3) -> None:
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            pytest.fail(
+                "redis-cli not found: the Redis Cluster tests need it on PATH to create the "
+                "cluster (Debian: apt-get install -y redis-tools)"
+            )
+        self.cli = cli
+        self.nodes: list[RedisServer] = []
+        for i in range(nodes):
+            (workdir / f"node{i}").mkdir()
+            # the bus port is set because the default (port + 10000) may not be free
+            flags = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+            flags += ["--cluster-port", str(free_port())]
+            self.nodes.append(RedisServer(workdir / f"node{i}", *flags))
+        self.created = False
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        if not self.created:
+            addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+            create = ["--cluster", "create", *addresses, "--cluster-replicas", "0"]
+            subprocess.run(
+                [self.cli, *create, "--cluster-yes"],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                timeout=60,
+            )
+            self.created = True
+        for node in self.nodes:
+            wait_until(
+                lambda node=node: (
+                    node.client().execute_command("CLUSTER INFO")["cluster_state"] == "ok"
+                ),
+                timeout=30,
+                what=f"cluster_state:ok on node {node.port}",
+            )
+
+    def owner(self, key: str) -> RedisServer:
+        """The node serving ``key``'s slot."""
+        slot = key_slot(key.encode())
+        for start, end, (_, port, *_) in self.nodes[0].client().execute_command("CLUSTER SLOTS"):
+            if start <= slot <= end:
+                return next(node for node in self.nodes if node.port == port)
+        raise AssertionError(f"no node serves slot {slot}")
+
+    def kill(self) -> None:
+        for node in self.nodes:
+            node.kill()
 
 
 class Worker:

@@ -23,6 +23,7 @@ def main() -> None:
         similarity_threshold=0.95,
         redis_url=config["url"],
         namespace=config["namespace"],
+        redis_cluster=config.get("cluster", False),
         redis_options=SyncOptions(reconnect_max=0.2, block_ms=200),
     )
     print(json.dumps({"ready": True}), flush=True)
