@@ -73,11 +73,13 @@ def open_core(
     path: PathArg,
     redis_url: str | None,
     redis_namespace: str,
+    redis_cluster: bool = False,
 ) -> _core.BinarySemanticCache:
     """Open the cache an adapter keeps its answers in: in memory, in ``path``, and/or shared.
 
     With ``path`` the answers persist in that directory (one writer per directory); with
-    ``redis_url`` every cache with the same ``redis_namespace`` on that Redis shares them.
+    ``redis_url`` every cache with the same ``redis_namespace`` on that Redis (or Redis Cluster,
+    with ``redis_cluster``) shares them.
 
     Raises:
         TypeError: ``path`` or ``redis_url`` has the wrong type.
@@ -94,7 +96,9 @@ def open_core(
     args = (encoder, max_entries, similarity_threshold, ttl_seconds, rescore, path)
     if redis_url is None:
         return _core.BinarySemanticCache(*args)
-    return BinarySemanticCache(*args, redis_url=redis_url, namespace=redis_namespace)
+    return BinarySemanticCache(
+        *args, redis_url=redis_url, namespace=redis_namespace, redis_cluster=redis_cluster
+    )
 
 
 def close_core(core: _core.BinarySemanticCache) -> None:

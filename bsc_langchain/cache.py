@@ -115,6 +115,7 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
             memory only.
         redis_url: ``redis://`` or ``rediss://`` URL: caches with the same ``namespace`` on that
             Redis share their answers (lookups are still served locally).
+        redis_cluster: ``redis_url`` names a node of a Redis Cluster.
         guards: ``True`` (default) runs the default
             :class:`~binary_semantic_cache.guards.PrecisionGuards`, ``False`` none, or pass your
             own ``PrecisionGuards(checks=...)``.
@@ -144,6 +145,7 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
         prices: Mapping[str, ModelPrice] | None = None,
         path: PathArg = None,
         redis_url: str | None = None,
+        redis_cluster: bool = False,
         guards: GuardsArg = True,
         exact_tier_size: int = DEFAULT_EXACT_TIER_SIZE,
     ) -> None:
@@ -172,6 +174,7 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
             path=path,
             redis_url=redis_url,
             redis_namespace=f"bsc_langchain/{namespace}",
+            redis_cluster=redis_cluster,
         )
         self._exact: BoundedLRU[bytes, _ExactEntry] = BoundedLRU(exact_tier_size)
         self._stats = CacheStatsRecorder(prices)

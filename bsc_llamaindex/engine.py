@@ -74,6 +74,7 @@ class ResponseCache:
         path: PathArg = None,
         redis_url: str | None = None,
         redis_namespace: str = "default",
+        redis_cluster: bool = False,
         guards: GuardsArg = True,
     ) -> None:
         self._guards = _adapter.resolve_guards(guards)
@@ -89,6 +90,7 @@ class ResponseCache:
             path=path,
             redis_url=redis_url,
             redis_namespace=redis_namespace,
+            redis_cluster=redis_cluster,
         )
         self._exact_vector = _adapter.exact_vector(embedder.dim)
         self._stats = StatsRecorder(CacheStats)

@@ -99,10 +99,11 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
             over it answers what an earlier one stored. ``None``: in memory only.
         redis_url: ``redis://`` or ``rediss://`` URL: wrappers with the same ``namespace`` on
             that Redis share their answers (lookups are still served locally).
+        redis_cluster: ``redis_url`` names a node of a Redis Cluster.
         guards: ``True`` (default) runs the default
             :class:`~binary_semantic_cache.guards.PrecisionGuards` before a semantic hit is
-            served (numbers, dates, units, names, quotes, code must agree; a refusal is a miss,
-            counted in ``stats().guard_refusals``), ``False`` none, or pass your own.
+            served (numbers, dates, units, negation, names, quotes, code must agree; a refusal
+            is a miss, counted in ``stats().guard_refusals``), ``False`` none, or pass your own.
 
     Example:
         .. code-block:: python
@@ -135,6 +136,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
         query_templates: Iterable[BasePromptTemplate | str] = (),
         path: PathArg = None,
         redis_url: str | None = None,
+        redis_cluster: bool = False,
         guards: GuardsArg = True,
     ) -> None:
         if not isinstance(inner_llm, LLM):
@@ -173,6 +175,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
             path=path,
             redis_url=redis_url,
             redis_namespace=f"bsc_llamaindex/{namespace}",
+            redis_cluster=redis_cluster,
             guards=guards,
         )
 

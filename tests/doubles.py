@@ -33,3 +33,19 @@ def running_redis(workdir: Path) -> Iterator[str]:
         yield server.url
     finally:
         server.kill()
+
+
+@contextlib.contextmanager
+def running_redis_cluster(workdir: Path, namespace: str) -> Iterator[str]:
+    """A real three-node Redis Cluster (tests/redis's) for the block; yields the URL of a node
+    that does not serve ``namespace`` (the Redis one), so every command must be redirected."""
+    from binary_semantic_cache.redis_sync.keys import Keys
+    from tests.redis.server import ClusterServers
+
+    cluster = ClusterServers(workdir)
+    try:
+        cluster.start()
+        owner = cluster.owner(Keys.of(namespace).prefix)
+        yield next(node.url for node in cluster.nodes if node is not owner)
+    finally:
+        cluster.kill()

@@ -11,7 +11,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from binary_semantic_cache.embeddings import DefaultEmbedder
 from binary_semantic_cache.guards import PrecisionGuards
 from bsc_llamaindex import BinarySemanticLLM
-from tests.doubles import running_redis
+from tests.doubles import running_redis, running_redis_cluster
 from tests.llamaindex.conftest import CountingLLM
 from tests.redis.server import wait_until
 
@@ -127,3 +127,18 @@ def test_two_wrappers_over_one_redis_share_answers(
         wait_until(lambda: len(reader._cache.core) == 0, what="the clear to reach the reader")
         reader.chat(user(Q1))
         assert second.calls == 1
+
+
+def test_two_wrappers_over_one_redis_cluster_share_answers(
+    embedder: DefaultEmbedder, tmp_path: Path
+) -> None:
+    first, second = CountingLLM(), CountingLLM()
+    with (
+        running_redis_cluster(tmp_path, "bsc_llamaindex/default") as url,
+        BinarySemanticLLM(first, embedder, redis_url=url, redis_cluster=True) as writer,
+        BinarySemanticLLM(second, embedder, redis_url=url, redis_cluster=True) as reader,
+    ):
+        answer = writer.chat(user(Q1)).message.content
+        wait_until(lambda: len(reader._cache.core) == 1, what="the answer to reach the reader")
+        assert reader.chat(user(Q2)).message.content == answer
+        assert second.calls == 0
