@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from binary_semantic_cache import _core
 from binary_semantic_cache.cache import BinarySemanticCache
+from binary_semantic_cache.embeddings.base import Embedder, truncates
 from binary_semantic_cache.guards import PrecisionGuards
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ __all__ = [
     "PathArg",
     "close_core",
     "exact_vector",
+    "matched_exactly_if_cut_off",
     "open_core",
     "resolve_guards",
 ]
@@ -31,6 +33,17 @@ __all__ = [
 #: ``True``: the default checks; ``False``: none; or the guards to run.
 GuardsArg: TypeAlias = "bool | PrecisionGuards"
 PathArg: TypeAlias = "str | os.PathLike[str] | None"
+
+
+def matched_exactly_if_cut_off(
+    context: str, query: str | None, embedder: Embedder
+) -> tuple[str, str | None]:
+    """(context, query) for lookup, the query moved into the exact context when ``embedder``
+    would see only its start: two questions after one long shared text would embed alike.
+    """
+    if query is not None and truncates(embedder, query):
+        return f"{context}\x00cut-off query:{query}", None
+    return context, query
 
 
 class ClosingContext:

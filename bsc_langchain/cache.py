@@ -25,6 +25,7 @@ from binary_semantic_cache._adapter import (
     PathArg,
     close_core,
     exact_vector,
+    matched_exactly_if_cut_off,
     open_core,
     resolve_guards,
 )
@@ -314,6 +315,10 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
             entry.expires_at is None or time.time() < entry.expires_at
         ) and self._core.has_partition(entry.partition)
 
+    def _split(self, prompt: str) -> tuple[str, str | None]:
+        parts = split_prompt(prompt)
+        return matched_exactly_if_cut_off(parts.context, parts.query, self._embedder)
+
     def _lookup_exact(
         self, prompt: str, llm_string: str
     ) -> tuple[list[Generation] | None, _Lookup | None]:
@@ -328,13 +333,13 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
             generations = fresh_generations(entry.templates, 1.0, "exact")
             self._stats.hit("exact", generations)
             return generations, None
-        parts = split_prompt(prompt)
-        partition = partition_id(self._namespace, llm_hash, self._model_id, parts.context)
+        context, query = self._split(prompt)
+        partition = partition_id(self._namespace, llm_hash, self._model_id, context)
         # An unseen context has nothing to find: skip the embedding, the update computes it.
         if not self._core.has_partition(partition):
             self._stats.add("lookups", "misses")
             return None, None
-        return None, _Lookup(key, partition, parts.query)
+        return None, _Lookup(key, partition, query)
 
     def _lookup_core(
         self, pending: _Lookup, vector: npt.NDArray[np.float32]
@@ -373,14 +378,14 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
         # Reviving once here proves the payload loads under the allow-list, and gives the exact
         # tier the same objects a semantic hit would build.
         templates = load_generations(generations_json)
-        parts = split_prompt(prompt)
+        context, query = self._split(prompt)
         expires_at = None if self._ttl_seconds is None else time.time() + self._ttl_seconds
         return _Write(
             key=self._exact_key(llm_hash, prompt),
-            partition=partition_id(self._namespace, llm_hash, self._model_id, parts.context),
-            query=parts.query,
+            partition=partition_id(self._namespace, llm_hash, self._model_id, context),
+            query=query,
             payload=json.dumps(
-                {"v": _PAYLOAD_VERSION, "q": parts.query, "g": generations_json, "e": expires_at},
+                {"v": _PAYLOAD_VERSION, "q": query, "g": generations_json, "e": expires_at},
                 ensure_ascii=False,
             ),
             templates=templates,

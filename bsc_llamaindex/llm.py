@@ -24,7 +24,12 @@ from llama_index.core.llms.llm import LLM, ToolSelection
 from llama_index.core.prompts import BasePromptTemplate
 
 from binary_semantic_cache import DEFAULT_MAX_ENTRIES, DEFAULT_SIMILARITY_THRESHOLD
-from binary_semantic_cache._adapter import ClosingContext, GuardsArg, PathArg
+from binary_semantic_cache._adapter import (
+    ClosingContext,
+    GuardsArg,
+    PathArg,
+    matched_exactly_if_cut_off,
+)
 from binary_semantic_cache.embeddings import Embedder
 from bsc_llamaindex.embedding import resolve_embedder
 from bsc_llamaindex.engine import CacheKey, ResponseCache
@@ -120,7 +125,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
     _inner: LLM = PrivateAttr()
     _cache: ResponseCache = PrivateAttr()
     _namespace: str = PrivateAttr()
-    _embedder_id: str = PrivateAttr()
+    _embedder: Embedder = PrivateAttr()
     _patterns: tuple[re.Pattern[str], ...] = PrivateAttr()
 
     def __init__(
@@ -164,7 +169,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
         )
         self._inner = inner_llm
         self._namespace = namespace
-        self._embedder_id = embedder.model_id
+        self._embedder = embedder
         self._patterns = patterns
         self._cache = ResponseCache(
             embedder,
@@ -233,6 +238,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
     ) -> CacheKey | None:
         try:
             parts = split()
+            context, query = matched_exactly_if_cut_off(parts.context, parts.query, self._embedder)
             inner = self._inner
             # Excluded from the model's fields, but they change the prompt the model reads.
             formatters = canonical_json([inner.messages_to_prompt, inner.completion_to_prompt])
@@ -240,12 +246,12 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
                 self._namespace,
                 component_identity(inner),
                 formatters,
-                self._embedder_id,
+                self._embedder.model_id,
                 kind,
                 canonical_json(kwargs),
-                parts.context,
+                context,
             )
-            return CacheKey(partition, parts.query)
+            return CacheKey(partition, query)
         except Exception as exc:
             self._cache.lookup_failed(exc)
             return None

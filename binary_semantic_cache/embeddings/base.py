@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from binary_semantic_cache.embeddings.errors import InvalidInputError, ResponseFormatError
 
-__all__ = ["BaseEmbedder", "Embedder", "Vectors", "as_unit_rows", "validate_texts"]
+__all__ = ["BaseEmbedder", "Embedder", "Vectors", "as_unit_rows", "truncates", "validate_texts"]
 
 #: A float32 array of shape ``(n, dim)`` whose rows have length 1.
 Vectors = npt.NDArray[np.float32]
@@ -65,6 +65,15 @@ def validate_texts(texts: Sequence[str], *, allow_empty_strings: bool = True) ->
     return items
 
 
+def truncates(embedder: Embedder, text: str) -> bool:
+    """Whether ``embedder`` sees only the start of ``text`` (its input window is shorter).
+
+    Embedders that cannot tell (no ``truncates`` method) are taken to see the whole text.
+    """
+    check = getattr(embedder, "truncates", None)
+    return bool(check(text)) if callable(check) else False
+
+
 def as_unit_rows(rows: object, *, expected_rows: int, expected_dim: int | None) -> Vectors:
     """Check a returned matrix and L2-normalise its rows.
 
@@ -111,6 +120,14 @@ class BaseEmbedder(ABC):
     async def aembed(self, texts: Sequence[str]) -> Vectors:
         # Compute-bound backends run in a worker thread so the event loop stays free.
         return await asyncio.to_thread(self.embed, texts)
+
+    def truncates(self, text: str) -> bool:
+        """Whether :meth:`embed` would see only the start of ``text``; ``False`` unless known.
+
+        The cache adapters match such a prompt exactly, never by meaning: its vector says
+        nothing of the part cut off.
+        """
+        return False
 
     def embed_one(self, text: str) -> npt.NDArray[np.float32]:
         """Embed a single text; a 1-D float32 vector of length ``dim``."""

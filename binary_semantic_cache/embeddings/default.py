@@ -121,6 +121,12 @@ class DefaultEmbedder(BaseEmbedder):
     def model_id(self) -> str:
         return DEFAULT_MODEL_ID
 
+    def truncates(self, text: str) -> bool:
+        """Whether ``text`` runs past the model's 256-token window (only its start is seen)."""
+        if len(text) <= _MAX_TOKENS - 2:  # a token covers at least one character
+            return False
+        return bool(_load(self._threads).tokenizer.encode(text).overflowing)
+
     def load(self) -> None:
         """Load the model now instead of on the first ``embed`` (e.g. at start-up)."""
         _load(self._threads)

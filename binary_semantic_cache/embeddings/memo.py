@@ -9,7 +9,13 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from binary_semantic_cache.embeddings.base import BaseEmbedder, Embedder, Vectors, validate_texts
+from binary_semantic_cache.embeddings.base import (
+    BaseEmbedder,
+    Embedder,
+    Vectors,
+    truncates,
+    validate_texts,
+)
 
 __all__ = ["MemoizedEmbedder"]
 
@@ -53,6 +59,9 @@ class MemoizedEmbedder(BaseEmbedder):
     @property
     def model_id(self) -> str:
         return self._inner.model_id
+
+    def truncates(self, text: str) -> bool:
+        return truncates(self._inner, text)
 
     def clear(self) -> None:
         with self._lock:

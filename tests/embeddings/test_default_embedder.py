@@ -82,6 +82,15 @@ def test_long_text_is_truncated_not_refused(embedder: DefaultEmbedder) -> None:
     np.testing.assert_allclose(vector, embedder.embed_one("word " * 300), atol=1e-6)
 
 
+def test_it_says_which_texts_run_past_its_window(embedder: DefaultEmbedder) -> None:
+    # 256 tokens: [CLS], the text's tokens, [SEP]
+    assert not embedder.truncates("word " * 254)
+    assert embedder.truncates("word " * 255)
+    assert not embedder.truncates("How long is the warranty?")
+    assert not embedder.truncates("\u4e2d" * 200)  # one token a character, under the window
+    assert embedder.truncates("\u4e2d" * 300)
+
+
 def test_bad_inputs_are_refused(embedder: DefaultEmbedder) -> None:
     with pytest.raises(InvalidInputError, match="empty sequence"):
         embedder.embed([])

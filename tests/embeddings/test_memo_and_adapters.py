@@ -20,6 +20,7 @@ from binary_semantic_cache.embeddings import (
     Vectors,
     as_embedder,
 )
+from binary_semantic_cache.embeddings.base import truncates
 
 
 class CountingEmbedder(BaseEmbedder):
@@ -166,3 +167,17 @@ def test_llamaindex_embedding_becomes_an_embedder() -> None:
     embedder = as_embedder(mock(embed_dim=8))
     assert embedder.embed(["a", "b"]).shape == (2, 8)
     assert embedder.model_id.startswith("llamaindex:MockEmbedding:")
+
+
+def test_whether_a_text_is_cut_off_passes_through_the_memo() -> None:
+    long_text = "word " * 300
+    memo = MemoizedEmbedder(DefaultEmbedder())
+    assert memo.truncates(long_text) and not memo.truncates("word")
+    # Embedders that cannot tell are taken to see the whole text.
+    assert not CountingEmbedder().truncates(long_text)
+    assert not MemoizedEmbedder(CountingEmbedder()).truncates(long_text)
+
+    class Bare:  # the Embedder protocol only
+        dim, model_id = 4, "test:bare"
+
+    assert not truncates(Bare(), long_text)

@@ -34,6 +34,9 @@ class CountingEmbedder:
     def model_id(self) -> str:
         return self._inner.model_id
 
+    def truncates(self, text: str) -> bool:
+        return self._inner.truncates(text)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
             self.texts.extend(texts)

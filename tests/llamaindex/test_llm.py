@@ -296,3 +296,20 @@ def test_bad_arguments_raise_clear_errors(embedder: DefaultEmbedder) -> None:
         BinarySemanticLLM(MockLLM(), embedder).get_tool_calls_from_response(
             ChatResponse(message=ChatMessage(role="assistant", content="hi"))
         )
+
+
+def test_questions_past_the_embedders_window_are_matched_exactly(
+    embedder: DefaultEmbedder,
+) -> None:
+    context = " ".join(
+        f"Product line {i} comes with a two year warranty on parts and labour." for i in range(30)
+    )
+    how_long = f"{context}\nQuestion: How long is the warranty?"
+    water = f"{context}\nQuestion: Does the warranty cover water damage?"
+    inner = CountingLLM()
+    llm = BinarySemanticLLM(inner, embedder)
+    first = llm.complete(how_long).text
+    assert llm.complete(water).text != first
+    assert llm.complete(how_long).text == first
+    assert inner.calls == 2
+    assert llm.stats().semantic_hits == 0
