@@ -48,17 +48,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def required_binary(name: str, needed_by: str, debian_package: str) -> str:
+    """The path of ``name``; a missing binary fails the test (never skips it)."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(
+            f"{name} not found: {needed_by} need it on PATH "
+            f"(Debian: apt-get install -y {debian_package})"
+        )
+    return path
+
+
 class RedisServer:
     """redis-server without persistence in its own directory; ``kill`` then ``start`` is a crash."""
 
     def __init__(self, workdir: Path, *extra: str) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail(
-                "redis-server not found: the Redis tests need it on PATH "
-                "(Debian: apt-get install -y redis-server)"
-            )
-        self.binary = binary
+        self.binary = required_binary("redis-server", "the Redis tests", "redis-server")
         self.workdir = workdir
         self.extra = extra
         self.port = free_port()
@@ -110,13 +115,7 @@ class ClusterServers:
     """
 
     def __init__(self, workdir: Path, nodes: int = 3) -> None:
-        cli = shutil.which("redis-cli")
-        if cli is None:
-            pytest.fail(
-                "redis-cli not found: the Redis Cluster tests need it on PATH to create the "
-                "cluster (Debian: apt-get install -y redis-tools)"
-            )
-        self.cli = cli
+        self.cli = required_binary("redis-cli", "the Redis Cluster tests", "redis-tools")
         self.nodes: list[RedisServer] = []
         for i in range(nodes):
             (workdir / f"node{i}").mkdir()
