@@ -33,7 +33,9 @@ class OllamaEmbedder(RemoteEmbedder):
     dimension is learnt from the first answer unless ``dim`` is given. Retries, the
     circuit breaker, stats and ``max_concurrent_requests`` (how many batches ``aembed``
     sends at once) work as in :class:`OpenAIEmbedder`; nothing is priced.
-    Requests use the standard library, so this backend needs no extra package.
+    Requests use the standard library, so this backend needs no extra package. A text longer
+    than the model's context is refused by the server (``BadRequestError``; the cache adapters
+    then call the model as on a miss), never embedded cut off.
 
     Example:
         .. code-block:: python
@@ -94,7 +96,9 @@ class OllamaEmbedder(RemoteEmbedder):
         return f"ollama:{self._model}@{self._host}"
 
     def _send(self, batch: list[str]) -> Reply:
-        body = json.dumps({"model": self._model, "input": batch}).encode()
+        # Ollama cuts a text past the model's context unless told not to; a vector of the start
+        # alone could match another question with the same start, so an over-long text fails.
+        body = json.dumps({"model": self._model, "input": batch, "truncate": False}).encode()
         request = urllib.request.Request(
             self._endpoint, data=body, headers={"Content-Type": "application/json"}
         )

@@ -28,7 +28,7 @@ def test_embeds_through_the_native_endpoint(server: EmbeddingServer) -> None:
     vectors = embedder.embed(texts)
     np.testing.assert_allclose(vectors, server.expected(texts), atol=1e-6)
     assert server.seen[0].path == "/api/embed"
-    assert server.seen[0].body == {"model": "nomic-embed-text", "input": texts}
+    assert server.seen[0].body == {"model": "nomic-embed-text", "input": texts, "truncate": False}
     assert embedder.model_id == f"ollama:nomic-embed-text@127.0.0.1:{server.port}"
     stats = embedder.get_stats()
     assert (stats["tokens"], stats["cost_usd"]) == (4, 0.0)
@@ -75,6 +75,14 @@ def test_missing_model_is_a_bad_request_with_the_servers_message(
     with pytest.raises(BadRequestError, match="not found, try pulling it"):
         OllamaEmbedder("nope", base_url=server.url, retry=FAST).embed(["hello"])
     assert len(server.seen) == 1
+
+
+def test_a_text_past_the_context_is_refused_not_cut(server: EmbeddingServer) -> None:
+    # What Ollama answers with "truncate": false when an input exceeds the model's context.
+    server.then(Action(status=400, body={"error": "the input length exceeds the context length"}))
+    with pytest.raises(BadRequestError, match="exceeds the context length"):
+        OllamaEmbedder("all-minilm", base_url=server.url, retry=FAST).embed(["word " * 600])
+    assert server.seen[0].body["truncate"] is False
 
 
 def test_malformed_and_wrong_answers(server: EmbeddingServer) -> None:
