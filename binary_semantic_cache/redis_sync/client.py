@@ -57,11 +57,10 @@ def connect(url: str, cluster: bool, *, socket_timeout: float, connect_timeout: 
     # would multiply the time a caller waits on a dead server. In a Cluster this also makes a
     # MOVED reply (the namespace's slot was migrated) one failed call: the client has learnt
     # the new owner by then, and the engine's reconnect resends the write.
-    retry = Retry(NoBackoff(), 0)
-    if cluster:
-        return RedisCluster.from_url(
-            url, retry=retry, socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout
-        )
-    return redis.Redis.from_url(
-        url, retry=retry, socket_timeout=socket_timeout, socket_connect_timeout=connect_timeout
+    kind: type[Client] = RedisCluster if cluster else redis.Redis
+    return kind.from_url(
+        url,
+        retry=Retry(NoBackoff(), 0),
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=connect_timeout,
     )

@@ -274,7 +274,7 @@ impl Cache {
         if persist.durability() == Durability::EveryWrite {
             self.flush()?;
         }
-        if persist.wants_compaction() {
+        if persist.snapshot_due() {
             self.save()?;
         }
         Ok(())
@@ -710,5 +710,63 @@ impl Collector for TopK<'_> {
             self.items.insert(at, Candidate { distance, id, pos });
             self.items.truncate(self.k);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn open(path: &std::path::Path) -> Result<Cache> {
+        let config = CacheConfig {
+            max_entries: 100,
+            similarity_threshold: 0.95,
+            ttl_seconds: None,
+            rescore: false,
+        };
+        let options = PersistOptions {
+            durability: Durability::Manual,
+            read_only: false,
+            inherit_max_entries: false,
+        };
+        Cache::open(path, Some(Encoder::new(16, 128, 9)?), config, options)
+    }
+
+    fn vector(i: usize) -> Vec<f32> {
+        (0..16)
+            .map(|d| ((i * 31 + d * 17) % 13) as f32 - 6.0)
+            .collect()
+    }
+
+    #[test]
+    fn after_a_failed_sync_the_next_write_or_flush_writes_a_snapshot() -> TestResult {
+        let path = std::env::temp_dir().join(format!("bsc-cache-sync-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        let cache = open(&path)?;
+        cache.put(&vector(0), "p", 0, b"zero", None)?;
+        cache.flush()?;
+        cache.put(&vector(1), "p", 0, b"one", None)?;
+        let persist = cache.persist.as_deref().ok_or("no persist")?;
+        persist.fail_next_sync();
+        assert!(cache.flush().is_err());
+        assert!(persist.needs_snapshot());
+        cache.put(&vector(2), "p", 0, b"two", None)?; // the write itself saves
+        assert!(!persist.needs_snapshot());
+        persist.fail_next_sync();
+        cache.put(&vector(3), "p", 0, b"three", None)?;
+        assert!(cache.flush().is_err());
+        cache.flush()?; // a snapshot this time
+        drop(cache);
+        let mut payloads: Vec<Vec<u8>> = open(&path)?
+            .entries()
+            .into_iter()
+            .map(|e| e.payload)
+            .collect();
+        payloads.sort();
+        assert_eq!(payloads, [&b"one"[..], b"three", b"two", b"zero"]);
+        std::fs::remove_dir_all(&path)?;
+        Ok(())
     }
 }

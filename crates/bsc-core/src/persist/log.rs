@@ -4,9 +4,9 @@
 //! follows, max_entries, crc32c) and then records `[len u32][crc32c u32][type u8][seq u64][body]`.
 //! Records are buffered in memory and are durable once `flush` returns (write, then fdatasync);
 //! past `SPILL_BYTES` the buffer is written out early, unsynced, so memory stays bounded between
-//! flushes. On replay a record
-//! that runs past the end of the file, or fails its checksum as the file's last record, is a torn
-//! tail from a crash: it is dropped. A bad record with data after it is corruption: an error.
+//! flushes. On replay a record that runs past the end of the file, or fails its checksum as the
+//! file's last record, is a torn tail from a crash: it is dropped. A bad record with data after
+//! it is corruption: an error.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -339,6 +339,11 @@ impl LogWriter {
         Ok(())
     }
 
+    #[cfg(test)]
+    pub(crate) fn fail_next_sync(&mut self) {
+        self.fail_next_sync = true;
+    }
+
     fn sync(&mut self) -> io::Result<()> {
         #[cfg(test)]
         if std::mem::take(&mut self.fail_next_sync) {
@@ -399,20 +404,20 @@ pub fn write_new(file: &mut File, header: &LogHeader) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn writer(name: &str) -> LogWriter {
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    fn writer(name: &str) -> io::Result<LogWriter> {
         let path = std::env::temp_dir().join(format!("bsc-log-{}-{name}", std::process::id()));
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
-            .open(&path)
-            .unwrap();
-        file.write_all(&[0u8; HEADER_LEN]).unwrap();
-        LogWriter::new(file, path, HEADER_LEN as u64, 0)
+            .open(&path)?;
+        file.write_all(&[0u8; HEADER_LEN])?;
+        Ok(LogWriter::new(file, path, HEADER_LEN as u64, 0))
     }
 
     fn put_many(w: &mut LogWriter, n: u64) {
@@ -421,48 +426,47 @@ mod tests {
         }
     }
 
-    fn file_len(w: &LogWriter) -> u64 {
-        std::fs::metadata(&w.path).unwrap().len()
+    fn file_len(w: &LogWriter) -> io::Result<u64> {
+        Ok(std::fs::metadata(&w.path)?.len())
     }
 
     #[test]
-    fn the_buffer_stays_bounded_and_shrinks_once_written() {
-        let mut w = writer("bounded");
+    fn the_buffer_stays_bounded_and_shrinks_once_written() -> TestResult {
+        let mut w = writer("bounded")?;
         put_many(&mut w, 3000); // about 3 MB of records
         assert!(w.buf.len() < SPILL_BYTES);
         assert!(w.written > SPILL_BYTES as u64);
         assert_eq!(w.synced, HEADER_LEN as u64); // written out early, not synced
-        w.flush().unwrap();
+        w.flush()?;
         assert!(w.buf.capacity() <= KEEP_CAPACITY);
         assert_eq!(
-            (w.synced, w.written, file_len(&w)),
+            (w.synced, w.written, file_len(&w)?),
             (w.len(), w.len(), w.len())
         );
-        std::fs::remove_file(&w.path).unwrap();
+        std::fs::remove_file(&w.path)?;
+        Ok(())
     }
 
     #[test]
-    fn a_failed_sync_leaves_the_records_to_a_snapshot() {
-        let mut w = writer("failed-sync");
+    fn a_failed_sync_leaves_the_records_to_a_snapshot() -> TestResult {
+        let mut w = writer("failed-sync")?;
         put_many(&mut w, 10);
-        w.flush().unwrap();
+        w.flush()?;
         let durable = w.len();
         put_many(&mut w, 3000);
-        w.fail_next_sync = true;
+        w.fail_next_sync();
         assert!(w.flush().is_err());
         assert!(w.needs_snapshot());
         // Unsynced pages cannot be trusted: the file goes back to what was synced.
-        assert_eq!((file_len(&w), w.len()), (durable, durable));
-        let refused = w.flush().unwrap_err().to_string();
+        assert_eq!((file_len(&w)?, w.len()), (durable, durable));
+        let refused = w.flush().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(refused.contains("save() writes a snapshot"), "{refused}");
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&w.path)
-            .unwrap();
+        let file = std::fs::OpenOptions::new().append(true).open(&w.path)?;
         w.reset(file, HEADER_LEN as u64);
         assert!(!w.needs_snapshot());
         put_many(&mut w, 1);
-        w.flush().unwrap();
-        std::fs::remove_file(&w.path).unwrap();
+        w.flush()?;
+        std::fs::remove_file(&w.path)?;
+        Ok(())
     }
 }

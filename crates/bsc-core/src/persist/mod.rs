@@ -446,13 +446,21 @@ impl Persist {
             .is_some_and(LogWriter::needs_snapshot)
     }
 
-    /// Whether the log has outgrown the snapshot enough to be worth compacting.
-    pub fn wants_compaction(&self) -> bool {
+    /// Whether a snapshot is due: the log outgrew the last one enough to be worth compacting,
+    /// or a failed sync left changes that only a snapshot can make durable.
+    pub fn snapshot_due(&self) -> bool {
         let snapshot = *self.snapshot_len.lock();
         self.log
             .lock()
             .as_ref()
-            .is_some_and(|w| w.len() > MIN_COMPACT_LOG.max(snapshot))
+            .is_some_and(|w| w.needs_snapshot() || w.len() > MIN_COMPACT_LOG.max(snapshot))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn fail_next_sync(&self) {
+        if let Some(writer) = self.log.lock().as_mut() {
+            writer.fail_next_sync();
+        }
     }
 
     /// Writes a snapshot of `store` and starts an empty log after it. The caller keeps writers out.
