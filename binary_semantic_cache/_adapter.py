@@ -5,6 +5,7 @@ Framework-neutral (no LangChain or LlamaIndex import); private to the adapters.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import TYPE_CHECKING, TypeAlias
 
@@ -24,6 +25,7 @@ __all__ = [
     "GuardsArg",
     "PathArg",
     "close_core",
+    "exact_only_partition",
     "exact_vector",
     "matched_exactly_if_cut_off",
     "open_core",
@@ -35,15 +37,29 @@ GuardsArg: TypeAlias = "bool | PrecisionGuards"
 PathArg: TypeAlias = "str | os.PathLike[str] | None"
 
 
-def matched_exactly_if_cut_off(
-    context: str, query: str | None, embedder: Embedder
-) -> tuple[str, str | None]:
-    """(context, query) for lookup, the query moved into the exact context when ``embedder``
-    would see only its start: two questions after one long shared text would embed alike.
+def exact_only_partition(partition: str, query: str) -> str:
+    """The partition of a prompt whose question may only match exactly: named by the question too.
+
+    It starts with ``partition``, so clearing by a partition prefix still reaches it.
     """
-    if query is not None and truncates(embedder, query):
-        return f"{context}\x00cut-off query:{query}", None
-    return context, query
+    digest = hashlib.blake2b(query.encode("utf-8", "surrogatepass"), digest_size=16)
+    return f"{partition}/exact:{digest.hexdigest()}"
+
+
+def matched_exactly_if_cut_off(
+    partition: str, query: str | None, embedder: Embedder, core: _core.BinarySemanticCache
+) -> tuple[str, str | None]:
+    """(partition, query) to look up or store under: the question's exact-only partition and no
+    query when ``embedder`` would see only its start (two questions after one long shared text
+    would embed alike), or when that partition already holds it (the embedding server refused
+    the question as too long when it was stored).
+    """
+    if query is None:
+        return partition, None
+    exact_only = exact_only_partition(partition, query)
+    if truncates(embedder, query) or core.has_partition(exact_only):
+        return exact_only, None
+    return partition, query
 
 
 class ClosingContext:

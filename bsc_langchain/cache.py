@@ -9,7 +9,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from binary_semantic_cache._adapter import (
     GuardsArg,
     PathArg,
     close_core,
+    exact_only_partition,
     exact_vector,
     matched_exactly_if_cut_off,
     open_core,
@@ -32,6 +33,7 @@ from binary_semantic_cache._adapter import (
 from binary_semantic_cache.embeddings import (
     DefaultEmbedder,
     Embedder,
+    InputTooLongError,
     MemoizedEmbedder,
     as_embedder,
 )
@@ -225,6 +227,10 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
             if pending.query is not None:
                 vector = self._embedder.embed([pending.query])[0]
             return self._lookup_core(pending, vector)
+        except InputTooLongError:
+            # Its exact-only partition was checked before the embedding: nothing is stored.
+            self._stats.add("lookups", "misses")
+            return None
         except Exception as exc:
             self._failed("lookup", exc)
             return None
@@ -239,6 +245,9 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
             if pending.query is not None:
                 vector = (await self._embedder.aembed([pending.query]))[0]
             return self._lookup_core(pending, vector)
+        except InputTooLongError:
+            self._stats.add("lookups", "misses")
+            return None
         except Exception as exc:
             self._failed("lookup", exc)
             return None
@@ -249,7 +258,10 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
             write = self._prepare_write(prompt, llm_string, return_val)
             vector = self._exact_vector
             if write.query is not None:
-                vector = self._embedder.embed([write.query])[0]
+                try:
+                    vector = self._embedder.embed([write.query])[0]
+                except InputTooLongError:
+                    write = write.exact_only()
             self._commit_write(write, vector)
         except Exception as exc:
             self._failed("update", exc)
@@ -260,7 +272,10 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
             write = self._prepare_write(prompt, llm_string, return_val)
             vector = self._exact_vector
             if write.query is not None:
-                vector = (await self._embedder.aembed([write.query]))[0]
+                try:
+                    vector = (await self._embedder.aembed([write.query]))[0]
+                except InputTooLongError:
+                    write = write.exact_only()
             self._commit_write(write, vector)
         except Exception as exc:
             self._failed("update", exc)
@@ -315,9 +330,11 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
             entry.expires_at is None or time.time() < entry.expires_at
         ) and self._core.has_partition(entry.partition)
 
-    def _split(self, prompt: str) -> tuple[str, str | None]:
+    def _partition(self, prompt: str, llm_hash: str) -> tuple[str, str | None]:
+        """(partition, query) of a prompt; no query when it may only match exactly."""
         parts = split_prompt(prompt)
-        return matched_exactly_if_cut_off(parts.context, parts.query, self._embedder)
+        partition = partition_id(self._namespace, llm_hash, self._model_id, parts.context)
+        return matched_exactly_if_cut_off(partition, parts.query, self._embedder, self._core)
 
     def _lookup_exact(
         self, prompt: str, llm_string: str
@@ -333,8 +350,7 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
             generations = fresh_generations(entry.templates, 1.0, "exact")
             self._stats.hit("exact", generations)
             return generations, None
-        context, query = self._split(prompt)
-        partition = partition_id(self._namespace, llm_hash, self._model_id, context)
+        partition, query = self._partition(prompt, llm_hash)
         # An unseen context has nothing to find: skip the embedding, the update computes it.
         if not self._core.has_partition(partition):
             self._stats.add("lookups", "misses")
@@ -378,22 +394,28 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
         # Reviving once here proves the payload loads under the allow-list, and gives the exact
         # tier the same objects a semantic hit would build.
         templates = load_generations(generations_json)
-        context, query = self._split(prompt)
+        partition, query = self._partition(prompt, llm_hash)
         expires_at = None if self._ttl_seconds is None else time.time() + self._ttl_seconds
         return _Write(
             key=self._exact_key(llm_hash, prompt),
-            partition=partition_id(self._namespace, llm_hash, self._model_id, context),
+            partition=partition,
             query=query,
-            payload=json.dumps(
-                {"v": _PAYLOAD_VERSION, "q": query, "g": generations_json, "e": expires_at},
-                ensure_ascii=False,
-            ),
+            generations_json=generations_json,
             templates=templates,
             expires_at=expires_at,
         )
 
     def _commit_write(self, write: _Write, vector: npt.NDArray[np.float32]) -> None:
-        core_id = self._core.put(vector, write.payload, partition=write.partition)
+        payload = json.dumps(
+            {
+                "v": _PAYLOAD_VERSION,
+                "q": write.query,
+                "g": write.generations_json,
+                "e": write.expires_at,
+            },
+            ensure_ascii=False,
+        )
+        core_id = self._core.put(vector, payload, partition=write.partition)
         replaced, _ = self._exact.put(
             write.key, _ExactEntry(write.templates, write.partition, write.expires_at, core_id)
         )
@@ -418,9 +440,16 @@ class _Write:
     key: bytes
     partition: str
     query: str | None
-    payload: str
+    generations_json: str
     templates: list[Generation]
     expires_at: float | None
+
+    def exact_only(self) -> _Write:
+        """This write for a question the embedding server refused as too long."""
+        if self.query is None:
+            return self
+        partition = exact_only_partition(self.partition, self.query)
+        return replace(self, partition=partition, query=None)
 
 
 def _without_run_ids(generations: Sequence[Generation]) -> list[Generation]:

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from binary_semantic_cache import _adapter, _core
 from binary_semantic_cache._adapter import GuardsArg, PathArg
-from binary_semantic_cache.embeddings import Embedder, MemoizedEmbedder
+from binary_semantic_cache.embeddings import Embedder, InputTooLongError, MemoizedEmbedder
 from binary_semantic_cache.failures import FailureLog
 from binary_semantic_cache.guards import PrecisionGuards
 from bsc_llamaindex.payload import StoredAnswer, load_answer
@@ -36,6 +36,12 @@ class CacheKey:
 
     partition: str
     query: str | None
+
+    def exact_only(self) -> CacheKey:
+        """This key for a question the embedding server refused as too long."""
+        if self.query is None:
+            return self
+        return CacheKey(_adapter.exact_only_partition(self.partition, self.query), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +125,14 @@ class ResponseCache:
         self._core.clear()
         self._embedder.clear()
 
+    def key(self, partition: str, query: str | None) -> CacheKey:
+        """The key of ``query`` in ``partition``: exact-only when the embedder cannot see all of
+        it, or when it was stored so (the embedding server refused it as too long).
+        """
+        return CacheKey(
+            *_adapter.matched_exactly_if_cut_off(partition, query, self._embedder, self._core)
+        )
+
     def lookup(self, key: CacheKey) -> Hit | None:
         """Return the answer stored for ``key``, or ``None``; never raises."""
         try:
@@ -126,6 +140,10 @@ class ResponseCache:
             if key.query is not None:
                 vector = self._embedder.embed([key.query])[0]
             return self._find(key, vector)
+        except InputTooLongError:
+            # Its exact-only partition was checked by key(): nothing is stored for it.
+            self._stats.add("lookups", "misses")
+            return None
         except Exception as exc:
             self.lookup_failed(exc)
             return None
@@ -137,29 +155,46 @@ class ResponseCache:
             if key.query is not None:
                 vector = (await self._embedder.aembed([key.query]))[0]
             return self._find(key, vector)
+        except InputTooLongError:
+            self._stats.add("lookups", "misses")
+            return None
         except Exception as exc:
             self.lookup_failed(exc)
             return None
 
-    def store(self, key: CacheKey, payload: Callable[[], str]) -> None:
-        """Store the answer ``payload()`` builds; never raises."""
+    def store(self, key: CacheKey, payload: Callable[[str | None], str]) -> None:
+        """Store the answer ``payload(query)`` builds for the query stored; never raises."""
         try:
+            key = self._known_too_long(key)
             vector = self._exact_vector
             if key.query is not None:
-                vector = self._embedder.embed([key.query])[0]
-            self._put(key, vector, payload())
+                try:
+                    vector = self._embedder.embed([key.query])[0]
+                except InputTooLongError:
+                    key = key.exact_only()
+            self._put(key, vector, payload(key.query))
         except Exception as exc:
             self._write_failed(exc)
 
-    async def astore(self, key: CacheKey, payload: Callable[[], str]) -> None:
+    async def astore(self, key: CacheKey, payload: Callable[[str | None], str]) -> None:
         """Async :meth:`store`."""
         try:
+            key = self._known_too_long(key)
             vector = self._exact_vector
             if key.query is not None:
-                vector = (await self._embedder.aembed([key.query]))[0]
-            self._put(key, vector, payload())
+                try:
+                    vector = (await self._embedder.aembed([key.query]))[0]
+                except InputTooLongError:
+                    key = key.exact_only()
+            self._put(key, vector, payload(key.query))
         except Exception as exc:
             self._write_failed(exc)
+
+    def _known_too_long(self, key: CacheKey) -> CacheKey:
+        # The lookup before the model call may have been refused: the memo remembers it.
+        if key.query is not None and self._embedder.truncates(key.query):
+            return key.exact_only()
+        return key
 
     def lookup_failed(self, exc: BaseException) -> None:
         """Count and log a lookup that failed; the call goes on to the model."""

@@ -28,7 +28,6 @@ from binary_semantic_cache._adapter import (
     ClosingContext,
     GuardsArg,
     PathArg,
-    matched_exactly_if_cut_off,
 )
 from binary_semantic_cache.embeddings import Embedder
 from bsc_llamaindex.embedding import resolve_embedder
@@ -238,7 +237,6 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
     ) -> CacheKey | None:
         try:
             parts = split()
-            context, query = matched_exactly_if_cut_off(parts.context, parts.query, self._embedder)
             inner = self._inner
             # Excluded from the model's fields, but they change the prompt the model reads.
             formatters = canonical_json([inner.messages_to_prompt, inner.completion_to_prompt])
@@ -249,9 +247,9 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
                 self._embedder.model_id,
                 kind,
                 canonical_json(kwargs),
-                context,
+                parts.context,
             )
-            return CacheKey(partition, query)
+            return self._cache.key(partition, parts.query)
         except Exception as exc:
             self._cache.lookup_failed(exc)
             return None
@@ -279,7 +277,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
         # Only a stream read to its end is an answer; an abandoned one never gets here.
         if key is not None and last is not None:
             final = last
-            self._cache.store(key, lambda: dump(key.query, final, deltas))
+            self._cache.store(key, lambda query: dump(query, final, deltas))
 
     async def _arecorded(
         self, key: CacheKey | None, stream: AsyncGenerator[R, None], dump: Dump[R]
@@ -292,7 +290,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
             yield chunk
         if key is not None and last is not None:
             final = last
-            await self._cache.astore(key, lambda: dump(key.query, final, deltas))
+            await self._cache.astore(key, lambda query: dump(query, final, deltas))
 
     # -- chat -----------------------------------------------------------------------------
 
@@ -304,7 +302,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
             return replay(self, llm_chat_callback, messages, kwargs, response)
         result = self._inner.chat(messages, **kwargs)
         if key is not None:
-            self._cache.store(key, lambda: dump_chat(key.query, result, None))
+            self._cache.store(key, lambda query: dump_chat(query, result, None))
         return result
 
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -315,7 +313,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
             return await areplay(self, llm_chat_callback, messages, kwargs, response)
         result = await self._inner.achat(messages, **kwargs)
         if key is not None:
-            await self._cache.astore(key, lambda: dump_chat(key.query, result, None))
+            await self._cache.astore(key, lambda query: dump_chat(query, result, None))
         return result
 
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
@@ -348,7 +346,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
             return replay(self, llm_completion_callback, prompt, call_kwargs, response)
         result = self._inner.complete(prompt, formatted=formatted, **kwargs)
         if key is not None:
-            self._cache.store(key, lambda: dump_completion(key.query, result, None))
+            self._cache.store(key, lambda query: dump_completion(query, result, None))
         return result
 
     async def acomplete(
@@ -362,7 +360,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
             return await areplay(self, llm_completion_callback, prompt, call_kwargs, response)
         result = await self._inner.acomplete(prompt, formatted=formatted, **kwargs)
         if key is not None:
-            await self._cache.astore(key, lambda: dump_completion(key.query, result, None))
+            await self._cache.astore(key, lambda query: dump_completion(query, result, None))
         return result
 
     def stream_complete(

@@ -13,6 +13,7 @@ __all__ = [
     "BudgetExceededError",
     "CircuitOpenError",
     "EmbeddingError",
+    "InputTooLongError",
     "InvalidInputError",
     "MissingDependencyError",
     "ProviderError",
@@ -65,6 +66,15 @@ class BadRequestError(ProviderError):
     """400 and other client errors (404, 413, 422): the request itself is wrong. Never retried."""
 
     kind = "bad_request"
+
+
+class InputTooLongError(BadRequestError):
+    """A text is longer than the model's input window, and the server refused it whole.
+
+    Never retried. The cache adapters then match that prompt exactly, never by meaning.
+    """
+
+    kind = "input_too_long"
 
 
 class RateLimitError(ProviderError):

@@ -16,6 +16,7 @@ from binary_semantic_cache.embeddings.base import (
     truncates,
     validate_texts,
 )
+from binary_semantic_cache.embeddings.errors import InputTooLongError
 
 __all__ = ["MemoizedEmbedder"]
 
@@ -25,6 +26,8 @@ class MemoizedEmbedder(BaseEmbedder):
 
     Made for the cache's miss-then-update path: the lookup embeds the prompt, and the
     update that follows the model call gets the same vector back without a second call.
+    A text embedded alone and refused as too long (:class:`InputTooLongError`) is remembered
+    too: :meth:`truncates` says so from then on, and the adapters stop sending it.
     ``model_id`` and ``dim`` are the inner embedder's: the vectors are the same.
 
     Example:
@@ -41,6 +44,7 @@ class MemoizedEmbedder(BaseEmbedder):
         self._inner = inner
         self._maxsize = maxsize
         self._memo: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+        self._too_long: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -61,11 +65,25 @@ class MemoizedEmbedder(BaseEmbedder):
         return self._inner.model_id
 
     def truncates(self, text: str) -> bool:
+        with self._lock:
+            if text in self._too_long:
+                return True
         return truncates(self._inner, text)
 
     def clear(self) -> None:
         with self._lock:
             self._memo.clear()
+            self._too_long.clear()
+
+    def _refused(self, missing: list[str]) -> None:
+        # Only a text sent alone is known to be the one too long.
+        if len(missing) != 1:
+            return
+        with self._lock:
+            self._too_long[missing[0]] = None
+            self._too_long.move_to_end(missing[0])
+            while len(self._too_long) > self._maxsize:
+                self._too_long.popitem(last=False)
 
     def _lookup(self, items: list[str]) -> tuple[dict[str, npt.NDArray[np.float32]], list[str]]:
         found: dict[str, npt.NDArray[np.float32]] = {}
@@ -102,12 +120,22 @@ class MemoizedEmbedder(BaseEmbedder):
         items = validate_texts(texts)
         found, missing = self._lookup(items)
         if missing:
-            self._store(found, missing, self._inner.embed(missing))
+            try:
+                vectors = self._inner.embed(missing)
+            except InputTooLongError:
+                self._refused(missing)
+                raise
+            self._store(found, missing, vectors)
         return np.stack([found[text] for text in items])
 
     async def aembed(self, texts: Sequence[str]) -> Vectors:
         items = validate_texts(texts)
         found, missing = self._lookup(items)
         if missing:
-            self._store(found, missing, await self._inner.aembed(missing))
+            try:
+                vectors = await self._inner.aembed(missing)
+            except InputTooLongError:
+                self._refused(missing)
+                raise
+            self._store(found, missing, vectors)
         return np.stack([found[text] for text in items])

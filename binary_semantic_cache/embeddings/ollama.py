@@ -34,8 +34,8 @@ class OllamaEmbedder(RemoteEmbedder):
     circuit breaker, stats and ``max_concurrent_requests`` (how many batches ``aembed``
     sends at once) work as in :class:`OpenAIEmbedder`; nothing is priced.
     Requests use the standard library, so this backend needs no extra package. A text longer
-    than the model's context is refused by the server (``BadRequestError``; the cache adapters
-    then call the model as on a miss), never embedded cut off.
+    than the model's context is refused by the server (:class:`InputTooLongError`; the cache
+    adapters then match that prompt exactly), never embedded cut off.
 
     Example:
         .. code-block:: python

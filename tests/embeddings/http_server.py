@@ -58,10 +58,14 @@ class EmbeddingServer:
     A request holding a text given to :meth:`when` gets that text's action; others follow
     the queued :class:`Action` s, then correct answers. Every request is recorded in
     ``seen``; ``in_flight`` counts those being answered, ``max_in_flight`` its peak.
+    With ``context_words`` set, a correct answer is instead a refusal, as Ollama or OpenAI word
+    it, when a text has more words than that (``context_status``: Ollama answers 400 or 500).
     """
 
     def __init__(self, dim: int = 8) -> None:
         self.dim = dim
+        self.context_words: int | None = None
+        self.context_status = 400
         self.seen: list[Seen] = []
         self._actions: deque[Action] = deque()
         self._by_text: dict[str, Action] = {}
@@ -126,6 +130,10 @@ class EmbeddingServer:
             payload = action.body if action.body is not None else {"error": {"message": "no"}}
             return action.status, action.headers, json.dumps(payload).encode()
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        if self.context_words is not None and any(
+            server_tokens(t) > self.context_words for t in texts
+        ):
+            return self.context_status, {}, self._refusal(path, texts)
         dim = action.dim or self.dim
         vectors = [server_vector(t, dim).tolist() for t in texts]
         if action.drop:
@@ -147,6 +155,17 @@ class EmbeddingServer:
                 payload["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
         headers = {"Content-Type": "application/json", **action.headers}
         return 200, headers, json.dumps(payload).encode()
+
+    def _refusal(self, path: str, texts: list[str]) -> bytes:
+        if path == "/api/embed":
+            return json.dumps({"error": "the input length exceeds the context length"}).encode()
+        longest = max(server_tokens(t) for t in texts)
+        message = (
+            f"This model's maximum context length is {self.context_words} tokens, however you "
+            f"requested {longest} tokens. Please reduce your prompt."
+        )
+        error = {"message": message, "type": "invalid_request_error", "code": None}
+        return json.dumps({"error": error}).encode()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self

@@ -13,14 +13,17 @@ from binary_semantic_cache.embeddings import (
     BaseEmbedder,
     DefaultEmbedder,
     Embedder,
+    InputTooLongError,
     InvalidInputError,
     LangChainEmbedder,
     MemoizedEmbedder,
+    OllamaEmbedder,
     ResponseFormatError,
     Vectors,
     as_embedder,
 )
 from binary_semantic_cache.embeddings.base import truncates
+from tests.embeddings.http_server import EmbeddingServer
 
 
 class CountingEmbedder(BaseEmbedder):
@@ -116,6 +119,25 @@ def test_memo_async_and_bad_input() -> None:
         memo.embed([])
     with pytest.raises(ValueError, match="maxsize"):
         MemoizedEmbedder(inner, maxsize=0)
+
+
+def test_memo_remembers_a_text_refused_as_too_long(server: EmbeddingServer) -> None:
+    server.context_words = 3
+    memo = MemoizedEmbedder(OllamaEmbedder("m", base_url=server.url, dim=8))
+    long, other = "one two three four", "five six seven eight"
+    assert not memo.truncates(long)
+    with pytest.raises(InputTooLongError):
+        memo.embed([long])
+    assert memo.truncates(long)
+    assert not memo.truncates("one two")
+    with pytest.raises(InputTooLongError):  # a batch's refusal does not say which text
+        memo.embed(["one two", other])
+    assert not memo.truncates(other)
+    with pytest.raises(InputTooLongError):
+        asyncio.run(memo.aembed([other]))
+    assert memo.truncates(other)
+    memo.clear()
+    assert not memo.truncates(long)
 
 
 def test_as_embedder_returns_embedders_unchanged() -> None:

@@ -10,6 +10,8 @@ import pytest
 
 from binary_semantic_cache.embeddings import (
     BadRequestError,
+    CircuitBreaker,
+    InputTooLongError,
     OllamaEmbedder,
     RequestTimeoutError,
     ResponseFormatError,
@@ -77,12 +79,24 @@ def test_missing_model_is_a_bad_request_with_the_servers_message(
     assert len(server.seen) == 1
 
 
-def test_a_text_past_the_context_is_refused_not_cut(server: EmbeddingServer) -> None:
-    # What Ollama answers with "truncate": false when an input exceeds the model's context.
-    server.then(Action(status=400, body={"error": "the input length exceeds the context length"}))
-    with pytest.raises(BadRequestError, match="exceeds the context length"):
-        OllamaEmbedder("all-minilm", base_url=server.url, retry=FAST).embed(["word " * 600])
+@pytest.mark.parametrize("status", [400, 500])
+def test_a_text_past_the_context_is_refused_not_cut(server: EmbeddingServer, status: int) -> None:
+    # What Ollama answers with "truncate": false when an input exceeds the model's context;
+    # some versions say it with a 500, which must not be retried or open the breaker.
+    server.context_words, server.context_status = 5, status
+    breaker = CircuitBreaker(failure_threshold=1)
+    embedder = OllamaEmbedder(
+        "all-minilm", base_url=server.url, retry=FAST, circuit_breaker=breaker
+    )
+    with pytest.raises(
+        InputTooLongError, match=f"input window \\({status}\\).*exceeds the context"
+    ):
+        embedder.embed(["word " * 6])
     assert server.seen[0].body["truncate"] is False
+    assert len(server.seen) == 1
+    assert breaker.state == "closed"
+    assert embedder.get_stats()["errors"] == {"input_too_long": 1}
+    embedder.embed(["word " * 5])  # within the window
 
 
 def test_malformed_and_wrong_answers(server: EmbeddingServer) -> None:

@@ -16,6 +16,7 @@ from binary_semantic_cache.embeddings import (
     CircuitBreaker,
     CircuitOpenError,
     Embedder,
+    InputTooLongError,
     InvalidInputError,
     OpenAIEmbedder,
     OpenAIEmbeddingBackend,
@@ -252,6 +253,21 @@ def test_client_errors_do_not_open_the_breaker(server: EmbeddingServer) -> None:
     with pytest.raises(BadRequestError):
         embedder.embed(["hello"])
     assert breaker.state == "closed"
+
+
+def test_a_text_past_the_models_window_is_an_input_too_long_error(
+    server: EmbeddingServer,
+) -> None:
+    server.context_words = 4
+    breaker = CircuitBreaker(failure_threshold=1)
+    embedder = make(server, circuit_breaker=breaker)
+    with pytest.raises(InputTooLongError, match="maximum context length is 4 tokens") as caught:
+        embedder.embed(["one two three four five"])
+    assert isinstance(caught.value, BadRequestError)  # callers catching 400s still catch it
+    assert caught.value.status_code == 400
+    assert len(server.seen) == 1 and breaker.state == "closed"
+    with pytest.raises(InputTooLongError):
+        asyncio.run(embedder.aembed(["one two three four five"]))
 
 
 def test_budget_stops_calls_before_they_are_sent(server: EmbeddingServer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,9 +29,10 @@ from llama_index.core.prompts import PromptTemplate
 from llama_index.core.types import PydanticProgramMode
 from pydantic import BaseModel, Field
 
-from binary_semantic_cache.embeddings import DefaultEmbedder
+from binary_semantic_cache.embeddings import DefaultEmbedder, OllamaEmbedder
 from bsc_llamaindex import BinarySemanticLLM, BSCEmbedding
 from tests.doubles import BrokenEmbedder
+from tests.embeddings.http_server import EmbeddingServer
 from tests.llamaindex.conftest import CountingLLM, ToolCallingLLM
 
 Q1 = "What is the capital of France?"
@@ -298,14 +300,17 @@ def test_bad_arguments_raise_clear_errors(embedder: DefaultEmbedder) -> None:
         )
 
 
+# Past the default embedder's 256 tokens: only this shared start would be embedded.
+LONG_CONTEXT = " ".join(
+    f"Product line {i} comes with a two year warranty on parts and labour." for i in range(30)
+)
+
+
 def test_questions_past_the_embedders_window_are_matched_exactly(
     embedder: DefaultEmbedder,
 ) -> None:
-    context = " ".join(
-        f"Product line {i} comes with a two year warranty on parts and labour." for i in range(30)
-    )
-    how_long = f"{context}\nQuestion: How long is the warranty?"
-    water = f"{context}\nQuestion: Does the warranty cover water damage?"
+    how_long = f"{LONG_CONTEXT}\nQuestion: How long is the warranty?"
+    water = f"{LONG_CONTEXT}\nQuestion: Does the warranty cover water damage?"
     inner = CountingLLM()
     llm = BinarySemanticLLM(inner, embedder)
     first = llm.complete(how_long).text
@@ -313,3 +318,30 @@ def test_questions_past_the_embedders_window_are_matched_exactly(
     assert llm.complete(how_long).text == first
     assert inner.calls == 2
     assert llm.stats().semantic_hits == 0
+
+
+@pytest.mark.parametrize("status", [400, 500])  # Ollama versions differ
+def test_questions_the_server_refuses_as_too_long_are_matched_exactly(
+    tmp_path: Path, status: int
+) -> None:
+    server = EmbeddingServer()
+    server.context_words, server.context_status = 40, status
+    how_long = f"{LONG_CONTEXT}\nQuestion: How long is the warranty?"
+    water = f"{LONG_CONTEXT}\nQuestion: Does the warranty cover water damage?"
+    try:
+        inner = CountingLLM()
+        embedder = OllamaEmbedder("all-minilm", base_url=server.url, dim=server.dim)
+        with BinarySemanticLLM(inner, embedder, path=tmp_path) as llm:
+            first = llm.complete(how_long).text
+            assert llm.complete(water).text != first
+            assert llm.complete(how_long).text == first
+            assert asyncio.run(llm.acomplete(water)).text != first
+            stats = llm.stats()
+            assert (inner.calls, stats.exact_hits) == (2, 2)
+            assert (stats.errors, stats.skipped_writes) == (0, 0)
+            assert len(server.seen) == 2  # one refusal per new question, none retried
+        with BinarySemanticLLM(CountingLLM(), embedder, path=tmp_path) as again:
+            assert again.complete(how_long).text == first  # from disk, without the server
+            assert len(server.seen) == 2
+    finally:
+        server.close()
