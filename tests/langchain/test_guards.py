@@ -6,6 +6,7 @@ import logging
 
 import pytest
 from langchain_core.messages import HumanMessage
+from langchain_core.prompts import ChatPromptTemplate
 
 from binary_semantic_cache.guards import PrecisionGuards
 from bsc_langchain import BinarySemanticLLMCache
@@ -58,3 +59,57 @@ def test_guards_of_the_wrong_type_are_refused(embedder: CountingEmbedder, guards
 def test_a_bad_exact_tier_size_is_refused(embedder: CountingEmbedder, size: object) -> None:
     with pytest.raises(ValueError, match="exact_tier_size must be a positive int"):
         BinarySemanticLLMCache(embedder, exact_tier_size=size)  # type: ignore[arg-type]
+
+
+def test_a_rag_prompt_in_one_human_message_is_not_answered_for_another_question(
+    embedder: CountingEmbedder,
+) -> None:
+    # The LangChain hub's rlm/rag-prompt: template, question and retrieved context in one
+    # human message. Different questions over one context embed above the threshold.
+    prompt = ChatPromptTemplate.from_messages([("human", RAG)])
+    cache = BinarySemanticLLMCache(embedder)
+    chain = prompt | ToolFakeChatModel(messages=numbered_answers(), cache=cache)
+    questions = [
+        "How long is the warranty?",
+        "Does the warranty cover water damage?",
+        "Who makes these products?",
+        "Can I return a product after 30 days?",
+    ]
+    vectors = embedder.embed([prompt.format(question=q, context=CONTEXT) for q in questions])
+    assert (vectors[1:] @ vectors[0] > cache.similarity_threshold).all()  # what the guard stops
+    answers = [chain.invoke({"question": q, "context": CONTEXT}).content for q in questions]
+    assert answers == ["answer 0", "answer 1", "answer 2", "answer 3"]
+    assert cache.stats().guard_refusals == 3
+    # A repeat is still answered.
+    assert chain.invoke({"question": questions[1], "context": CONTEXT}).content == "answer 1"
+
+
+def test_a_rag_prompt_with_the_context_in_a_system_message_matches_questions_by_meaning(
+    embedder: CountingEmbedder,
+) -> None:
+    prompt = ChatPromptTemplate.from_messages(
+        [("system", "Answer from this context only: {context}"), ("human", "{question}")]
+    )
+    cache = BinarySemanticLLMCache(embedder)
+    chain = prompt | ToolFakeChatModel(messages=numbered_answers(), cache=cache)
+
+    def ask(question: str, context: str = CONTEXT) -> object:
+        return chain.invoke({"question": question, "context": context}).content
+
+    assert ask("How long is the warranty?") == "answer 0"
+    assert ask("How long does the warranty last?") == "answer 0"  # by meaning
+    assert ask("Does the warranty cover water damage?") == "answer 1"
+    assert ask("How long is the warranty?", context="All sales are final.") == "answer 2"
+    stats = cache.stats()
+    assert (stats.semantic_hits, stats.misses) == (1, 3)
+
+
+RAG = (
+    "You are an assistant for question-answering tasks. Use the following pieces of retrieved "
+    "context to answer the question. If you don't know the answer, just say that you don't know. "
+    "Use three sentences maximum and keep the answer concise.\nQuestion: {question} \n"
+    "Context: {context} \nAnswer:"
+)
+CONTEXT = " ".join(
+    f"Product line {i} comes with a two year warranty on parts and labour." for i in range(12)
+)

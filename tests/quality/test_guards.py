@@ -8,6 +8,14 @@ import pytest
 
 from binary_semantic_cache.guards import ALL_CHECKS, DEFAULT_CHECKS, PrecisionGuards
 
+# The LangChain hub's rlm/rag-prompt: template and retrieved context in one human message.
+RAG = (
+    "You are an assistant for question-answering tasks. Use the following pieces of retrieved "
+    "context to answer the question. If you don't know the answer, just say that you don't know. "
+    "Use three sentences maximum and keep the answer concise.\nQuestion: {question} \n"
+    "Context: Every product line comes with a two year warranty on parts and labour. \nAnswer:"
+)
+
 # (check, one question, the other): each pair must be refused by that check alone.
 REFUSED = [
     ("numbers", "Can a 19 year old date a 16 year old?", "Can a 19 year old date a 17 year old?"),
@@ -41,6 +49,16 @@ REFUSED = [
     ("code", "How do I use os.path.join in Python?", "How do I use os.path.split in Python?"),
     ("code", "What does `fetch_all()` return?", "What does `fetch_one()` return?"),
     ("code", "Why is my_list empty after the loop?", "Why is my_dict empty after the loop?"),
+    (
+        "shared_text",
+        RAG.format(question="How long is the warranty?"),
+        RAG.format(question="Does the warranty cover water damage?"),
+    ),
+    (
+        "shared_text",
+        RAG.format(question="What does the warranty cover?"),
+        RAG.format(question="What does the warranty cover? Reply in French."),
+    ),
 ]
 
 # Paraphrases and rewordings that must be served.
@@ -72,6 +90,16 @@ ALLOWED = [
     ("Which laptop is best under 30K INR?", "Which laptop is best under INR 30,000?"),
     ("We had a good 1st date, why no text?", "We had a good first date, why no text?"),
     ("What was the Viet Minh?", "Who were the Việt Minh?"),
+    (
+        RAG.format(question="How long is the warranty?"),
+        RAG.format(question="how long is the warranty").upper(),
+    ),
+    (
+        "I run a small bakery and want to sell my bread online. I have no website yet and a "
+        "budget of about a thousand dollars. Which platform should I use?",
+        "Which platform should I use to sell bread online from my small bakery, with no website "
+        "yet and about a thousand dollars to spend?",
+    ),
 ]
 
 
@@ -89,6 +117,7 @@ def test_each_check_refuses_in_both_directions(check: str, one: str, other: str)
             "named entities",
             "quoted text",
             "code identifiers",
+            "the rest of a long shared text",
         }
     assert PrecisionGuards([c for c in ALL_CHECKS if c != check]).check(one, one) is None
 
