@@ -327,7 +327,9 @@ def main() -> None:
     emit(
         f"A check pays if its refusals are non-duplicates more often than the pairs just below the "
         f"threshold ({default - 0.02:.3f}-{default:.3f}: {pct(float((~label[band]).mean()))} "
-        "non-duplicates), which a stricter threshold would drop instead."
+        "non-duplicates), which a stricter threshold would drop instead. shared_text is on "
+        "whatever QQP says: it stops templated prompts (one template and context, another "
+        "question) from sharing answers, and QQP holds single questions."
     )
     rows = []
     for name, checks in [
