@@ -17,6 +17,8 @@ weight in 2024") is extra detail and is let through, except for negation.
   ("... or not?", "why not", "if not" do not count);
 - ``entities``: names the other text lacks (a capitalised word that does not start a sentence, or
   an acronym; without case, plural or nationality endings, so "India" matches "Indian");
+- ``contrasts``: one of a set of alternatives replaced by another ("adults" vs "children", "buy"
+  vs "sell", "love" vs "hate", "best" vs "worst", "per day" vs "per month", "men" vs "women");
 - ``quotes``: text in quotation marks that the other text does not contain;
 - ``code``: identifiers the other text does not contain (``snake_case``, ``camelCase``,
   ``dotted.names``, ``call()``, ``--flags``, anything in backticks);
@@ -43,6 +45,7 @@ ALL_CHECKS: tuple[str, ...] = (
     "numbers",
     "negation",
     "entities",
+    "contrasts",
     "shared_text",
 )
 #: The checks on by default: all of them. On QQP at the default threshold each word check's
@@ -138,6 +141,90 @@ _NEGATION_WORDS = frozenset(_NEGATIONS.split())
 _ROOT_SUFFIXES = frozenset(
     ["", "s", "es", "n", "ns", "an", "ans", "ian", "ians", "ese", "ish", "i"]
 )
+# Each line is a set of alternatives, "|" between them, each with its spellings: a question
+# about one rarely has the answer of the same question about another.
+_CONTRAST_SETS = """
+best | worst
+better | worse
+good | bad
+easy easier easiest | hard harder hardest difficult
+cheap cheaper cheapest inexpensive | expensive costly
+fast faster fastest quick quickly | slow slower slowest slowly
+high higher highest | low lower lowest
+big bigger biggest large larger largest | small smaller smallest
+long longer longest | short shorter shortest
+hot | cold
+safe | dangerous unsafe
+legal | illegal
+true | false
+right | wrong
+positive | negative
+strong | weak
+rich | poor
+old | young
+old | new
+early | late
+more | less fewer
+most | least
+maximum | minimum
+increase increasing | decrease decreasing reduce
+gain | lose
+win | lose
+buy buying | sell selling
+import | export
+before | after
+start | stop
+add | remove delete
+enable | disable
+upload | download
+encrypt | decrypt
+input | output
+love | hate
+like | dislike
+advantages advantage benefits | disadvantages disadvantage drawbacks
+accept | reject
+agree | disagree
+success | failure
+above | below
+inside | outside
+top | bottom
+internal | external
+public | private
+male | female
+man men | woman women
+boy boys | girl girls
+husband | wife
+father dad | mother mom mum
+son | daughter
+brother | sister
+boyfriend | girlfriend
+adult adults | child children kid kids | baby babies infant infants | teen teens teenager teenagers
+morning | afternoon | evening | night
+summer | winter | spring | autumn
+day days daily | week weeks weekly | month months monthly | year years yearly annual annually
+hour hours hourly | minute minutes
+north northern | south southern | east eastern | west western
+ascending | descending
+horizontal | vertical
+uppercase | lowercase
+client | server
+frontend | backend
+sync synchronous | async asynchronous
+"""
+
+
+def _contrast_index() -> dict[str, list[tuple[int, str]]]:
+    """word -> (set number, the alternative's first spelling), for every set the word is in."""
+    index: dict[str, list[tuple[int, str]]] = {}
+    for number, line in enumerate(_CONTRAST_SETS.strip().splitlines()):
+        for alternative in line.split("|"):
+            spellings = alternative.split()
+            for spelling in spellings:
+                index.setdefault(spelling, []).append((number, spellings[0]))
+    return index
+
+
+_CONTRASTS = _contrast_index()
 _ALIASES = {"usa": "us", "america": "us", "american": "us", "uk": "britain", "british": "britain"}
 # Capitalised words that are not names: pronouns and the words a question starts with.
 _QUESTION_WORDS = (
@@ -286,6 +373,22 @@ def _plain(text: str) -> str:
     return f" {' '.join(_PLAIN_WORD.findall(text.lower()))} "
 
 
+@lru_cache(maxsize=4096)
+def _alternatives(text: str) -> frozenset[tuple[int, str]]:
+    return frozenset(a for w in _words(text) & _CONTRASTS.keys() for a in _CONTRASTS[w])
+
+
+def _replaced_alternatives(query: str, stored: str) -> tuple[set[str], set[str]]:
+    """The alternatives of each text that the other replaced with another of the same set."""
+    mine, theirs = _alternatives(query), _alternatives(stored)
+    only_mine, only_theirs = mine - theirs, theirs - mine
+    replaced = {n for n, _ in only_mine} & {n for n, _ in only_theirs}
+    return (
+        {a for n, a in only_mine if n in replaced},
+        {a for n, a in only_theirs if n in replaced},
+    )
+
+
 _EXTRACTORS: dict[str, Callable[[str], frozenset[str]]] = {
     "quotes": _quotes,
     "code": _code,
@@ -302,6 +405,7 @@ _LABELS = {
     "numbers": "numbers differ",
     "negation": "negation differs",
     "entities": "named entities differ",
+    "contrasts": "alternatives differ",
     "shared_text": "the rest of a long shared text differs",
 }
 _CONTAINED = frozenset({"quotes", "code"})
@@ -408,6 +512,8 @@ class PrecisionGuards:
         for name in self._checks:
             if name == "entities":
                 only_query, only_stored = _missing_names(query, stored)
+            elif name == "contrasts":
+                only_query, only_stored = _replaced_alternatives(query, stored)
             elif name == "shared_text":
                 only_query, only_stored = _outside_shared_text(query, stored)
             else:

@@ -113,3 +113,15 @@ RAG = (
 CONTEXT = " ".join(
     f"Product line {i} comes with a two year warranty on parts and labour." for i in range(12)
 )
+
+
+def test_a_dose_for_adults_is_not_served_for_children(embedder: CountingEmbedder) -> None:
+    adults = "What is the maximum daily dose of ibuprofen for adults?"
+    children = "What is the maximum daily dose of ibuprofen for children?"
+    vectors = embedder.embed([adults, children])
+    cache = BinarySemanticLLMCache(embedder)
+    assert float(vectors[0] @ vectors[1]) > cache.similarity_threshold  # what the guard stops
+    model = ToolFakeChatModel(messages=numbered_answers(), cache=cache)
+    assert model.invoke([HumanMessage(adults)]).content == "answer 0"
+    assert model.invoke([HumanMessage(children)]).content == "answer 1"
+    assert cache.stats().guard_refusals == 1

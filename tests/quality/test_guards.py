@@ -50,6 +50,23 @@ REFUSED = [
     ("code", "What does `fetch_all()` return?", "What does `fetch_one()` return?"),
     ("code", "Why is my_list empty after the loop?", "Why is my_dict empty after the loop?"),
     (
+        "contrasts",
+        "What is the maximum daily dose of ibuprofen for adults?",
+        "What is the maximum daily dose of ibuprofen for children?",
+    ),
+    (
+        "contrasts",
+        "Is this tweet positive: I love the new update!",
+        "Is this tweet positive: I hate the new update!",
+    ),
+    (
+        "contrasts",
+        "When is the best time to buy a house?",
+        "When is the best time to sell a house?",
+    ),
+    ("contrasts", "How many hours a day should I study?", "How many hours a week should I study?"),
+    ("contrasts", "How do I gain weight fast?", "How do I lose weight fast?"),
+    (
         "shared_text",
         RAG.format(question="How long is the warranty?"),
         RAG.format(question="Does the warranty cover water damage?"),
@@ -90,6 +107,8 @@ ALLOWED = [
     ("Which laptop is best under 30K INR?", "Which laptop is best under INR 30,000?"),
     ("We had a good 1st date, why no text?", "We had a good first date, why no text?"),
     ("What was the Viet Minh?", "Who were the Việt Minh?"),
+    ("Is it hard to learn Python?", "Is it difficult to learn Python?"),
+    ("How can I lose weight fast?", "How can I lose weight quickly?"),
     (
         RAG.format(question="How long is the warranty?"),
         RAG.format(question="how long is the warranty").upper(),
@@ -117,6 +136,7 @@ def test_each_check_refuses_in_both_directions(check: str, one: str, other: str)
             "named entities",
             "quoted text",
             "code identifiers",
+            "alternatives",
             "the rest of a long shared text",
         }
     assert PrecisionGuards([c for c in ALL_CHECKS if c != check]).check(one, one) is None
