@@ -22,6 +22,8 @@ weight in 2024") is extra detail and is let through, except for negation.
 - ``quotes``: text in quotation marks that the other text does not contain;
 - ``code``: identifiers the other text does not contain (``snake_case``, ``camelCase``,
   ``dotted.names``, ``call()``, ``--flags``, anything in backticks);
+- ``direction``: the same words with their roles swapped ("English to French" vs "French to
+  English", "is A better than B" vs "is B better than A");
 - ``shared_text``: two texts that repeat most of each other word for word (a prompt template, a
   retrieved context) and differ in the rest. Their vectors are mostly the shared text, so their
   similarity says little about the part that differs (the question): such a pair is served only
@@ -46,6 +48,7 @@ ALL_CHECKS: tuple[str, ...] = (
     "negation",
     "entities",
     "contrasts",
+    "direction",
     "shared_text",
 )
 #: The checks on by default: all of them. On QQP at the default threshold each word check's
@@ -406,6 +409,7 @@ _LABELS = {
     "negation": "negation differs",
     "entities": "named entities differ",
     "contrasts": "alternatives differ",
+    "direction": "directions differ",
     "shared_text": "the rest of a long shared text differs",
 }
 _CONTAINED = frozenset({"quotes", "code"})
@@ -422,6 +426,38 @@ _SHARED_MIN_WORDS = 24
 @lru_cache(maxsize=4096)
 def _word_list(text: str) -> tuple[str, ...]:
     return tuple(_PLAIN_WORD.findall(text.lower()))
+
+
+# Words after which comes the target, source or second term of a relation.
+_DIRECTION_MARKERS = frozenset({"to", "into", "from", "than", "against"})
+_DETERMINERS = frozenset({"a", "an", "the", "my", "your", "his", "her", "our", "their", "its"})
+
+
+@lru_cache(maxsize=4096)
+def _directed(text: str) -> tuple[tuple[str, str, frozenset[str]], ...]:
+    """(marker, the word it points at, the words before the marker) for each direction marker."""
+    words = _word_list(text)
+    found = []
+    for i, word in enumerate(words):
+        if word in _DIRECTION_MARKERS:
+            j = i + 1
+            while j < len(words) and words[j] in _DETERMINERS:
+                j += 1
+            if j < len(words):
+                found.append((word, words[j], frozenset(words[:i])))
+    return tuple(found)
+
+
+def _swapped_roles(query: str, stored: str) -> tuple[set[str], set[str]]:
+    """The words a marker points at in each text when the two swap places across it: each text
+    has before the marker what the other has after it ("A to B" vs "B to A").
+    """
+    for marker, mine, before_mine in _directed(query):
+        for other_marker, theirs, before_theirs in _directed(stored):
+            swapped = theirs in before_mine and mine in before_theirs
+            if marker == other_marker and mine != theirs and swapped:
+                return {f"{marker} {mine}"}, {f"{marker} {theirs}"}
+    return set(), set()
 
 
 @lru_cache(maxsize=4096)
@@ -514,6 +550,8 @@ class PrecisionGuards:
                 only_query, only_stored = _missing_names(query, stored)
             elif name == "contrasts":
                 only_query, only_stored = _replaced_alternatives(query, stored)
+            elif name == "direction":
+                only_query, only_stored = _swapped_roles(query, stored)
             elif name == "shared_text":
                 only_query, only_stored = _outside_shared_text(query, stored)
             else:

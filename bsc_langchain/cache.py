@@ -90,8 +90,9 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
 
     Before a semantic (non-exact) hit is served, precision guards compare the new question with
     the stored one and refuse the hit when they differ in what usually changes an answer
-    (numbers, dates, units, negation, names, alternatives such as adults/children, quoted text,
-    code, or the rest of a long shared template); a refusal is a miss, counted in
+    (numbers, dates, units, negation, names, alternatives such as adults/children, swapped terms
+    such as "A to B" and "B to A", quoted text, code, or the rest of a long shared template); a
+    refusal is a miss, counted in
     ``stats().guard_refusals`` (only the nearest stored question is compared; a farther one
     is not tried).
 

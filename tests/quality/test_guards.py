@@ -67,6 +67,22 @@ REFUSED = [
     ("contrasts", "How many hours a day should I study?", "How many hours a week should I study?"),
     ("contrasts", "How do I gain weight fast?", "How do I lose weight fast?"),
     (
+        "direction",
+        "Translate from English to French: good morning",
+        "Translate from French to English: good morning",
+    ),
+    (
+        "direction",
+        "How do I convert a PDF to a Word file?",
+        "How do I convert a Word file to a PDF?",
+    ),
+    ("direction", "Is Java better than Python?", "Is Python better than Java?"),
+    (
+        "direction",
+        "How do you convert benzene into toluene?",
+        "How do you convert toluene into benzene?",
+    ),
+    (
         "shared_text",
         RAG.format(question="How long is the warranty?"),
         RAG.format(question="Does the warranty cover water damage?"),
@@ -108,6 +124,8 @@ ALLOWED = [
     ("We had a good 1st date, why no text?", "We had a good first date, why no text?"),
     ("What was the Viet Minh?", "Who were the Việt Minh?"),
     ("Is it hard to learn Python?", "Is it difficult to learn Python?"),
+    ("How do you stick to your schedule?", "What is the best way to stick with your schedule?"),
+    ("How can I increase the traffic to my website?", "How to increase my website traffic?"),
     ("How can I lose weight fast?", "How can I lose weight quickly?"),
     (
         RAG.format(question="How long is the warranty?"),
@@ -137,6 +155,7 @@ def test_each_check_refuses_in_both_directions(check: str, one: str, other: str)
             "quoted text",
             "code identifiers",
             "alternatives",
+            "directions",
             "the rest of a long shared text",
         }
     assert PrecisionGuards([c for c in ALL_CHECKS if c != check]).check(one, one) is None
