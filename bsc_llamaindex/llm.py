@@ -106,8 +106,9 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
         redis_cluster: ``redis_url`` names a node of a Redis Cluster.
         guards: ``True`` (default) runs the default
             :class:`~binary_semantic_cache.guards.PrecisionGuards` before a semantic hit is
-            served (numbers, dates, units, negation, names, quotes, code must agree; a refusal
-            is a miss, counted in ``stats().guard_refusals``), ``False`` none, or pass your own.
+            served (numbers, dates, units, negation, names, alternatives, the direction of
+            "A to B", quotes, code and the rest of a long shared text must agree; a refusal is a
+            miss, counted in ``stats().guard_refusals``), ``False`` none, or pass your own.
 
     Example:
         .. code-block:: python
