@@ -1,0 +1,168 @@
+"""Precision guards: refuse a semantic hit when two questions differ in what changes the answer.
+
+Two prompts can be close in embedding space and still want different answers: "flights to Paris
+in 2023" and "flights to Paris in 2024", "learn Java" and "learn Python", "is X safe" and "is X not
+safe". Before a semantic (non-exact) hit is served, :class:`PrecisionGuards` compares the new
+question with the stored one and names the first difference it finds, or returns ``None``.
+
+The checks are cheap string and regular-expression work (tens of microseconds a pair, less when
+the stored text was seen recently), not a language model. Each refuses a *replacement*: both texts
+carry a value of its kind and the values differ. A value on one side only ("lose weight" vs "lose
+weight in 2024") is extra detail and is let through, except for negation.
+
+- ``numbers``: digits (``1,000`` is ``1000``) and the number words two to twelve, hundred, ...;
+- ``dates``: years, month and weekday names, and relative days ("today", "tomorrow", ...);
+- ``units``: the unit or currency of a quantity ("5 km" vs "5 miles", "$20" vs "20 rupees");
+- ``negation``: one text negates ("not", "n't", "never", "without", ...) and the other does not
+  ("... or not?", "why not", "if not" do not count);
+- ``entities``: names the other text lacks (a capitalised word that does not start a sentence, or
+  an acronym; without case, plural or nationality endings, so "India" matches "Indian");
+- ``contrasts``: one of a set of alternatives replaced by another ("adults" vs "children", "buy"
+  vs "sell", "love" vs "hate", "best" vs "worst", "per day" vs "per month", "men" vs "women");
+- ``quotes``: text in quotation marks that the other text does not contain;
+- ``code``: identifiers the other text does not contain (``snake_case``, ``camelCase``,
+  ``dotted.names``, ``call()``, ``--flags``, anything in backticks);
+- ``direction``: the same words with their roles swapped ("English to French" vs "French to
+  English", "is A better than B" vs "is B better than A");
+- ``shared_text``: two texts that repeat most of each other word for word (a prompt template, a
+  retrieved context) and differ in the rest. Their vectors are mostly the shared text, so their
+  similarity says little about the part that differs (the question): such a pair is served only
+  when nothing but case and punctuation differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from functools import lru_cache
+
+from binary_semantic_cache.guards._names import missing_names
+from binary_semantic_cache.guards._structure import (
+    outside_shared_text,
+    replaced_alternatives,
+    swapped_roles,
+)
+from binary_semantic_cache.guards._text import plain
+from binary_semantic_cache.guards._values import code, dates, negated, numbers, quotes, units
+
+__all__ = ["ALL_CHECKS", "DEFAULT_CHECKS", "PrecisionGuards"]
+
+ALL_CHECKS: tuple[str, ...] = (
+    "quotes",
+    "code",
+    "dates",
+    "units",
+    "numbers",
+    "negation",
+    "entities",
+    "contrasts",
+    "direction",
+    "shared_text",
+)
+#: The checks on by default: all of them. On QQP at the default threshold each word check's
+#: refusals are non-duplicates more often than the pairs just below the threshold are, so each
+#: removes more false hits than a stricter threshold would for the same lost hits
+#: (benchmarks/quality.py prints the figures). ``shared_text`` guards templated prompts, which
+#: QQP lacks; there it refuses 19 of the 7,344 pairs above 0.91.
+DEFAULT_CHECKS: tuple[str, ...] = ALL_CHECKS
+
+_EXTRACTORS: dict[str, Callable[[str], frozenset[str]]] = {
+    "quotes": quotes,
+    "code": code,
+    "dates": dates,
+    "units": units,
+    "numbers": numbers,
+    "negation": negated,
+}
+_LABELS = {
+    "quotes": "quoted text differs",
+    "code": "code identifiers differ",
+    "dates": "dates differ",
+    "units": "units differ",
+    "numbers": "numbers differ",
+    "negation": "negation differs",
+    "entities": "named entities differ",
+    "contrasts": "alternatives differ",
+    "direction": "directions differ",
+    "shared_text": "the rest of a long shared text differs",
+}
+_CONTAINED = frozenset({"quotes", "code"})
+# Checks for which a difference on one side only is enough to refuse.
+_ADDITION_COUNTS = frozenset({"negation", "shared_text"})
+
+
+@lru_cache(maxsize=8192)
+def _features(check: str, text: str) -> frozenset[str]:
+    return _EXTRACTORS[check](text)
+
+
+def _show(values: set[str]) -> str:
+    return "{" + ", ".join(sorted(values)) + "}" if values else "{}"
+
+
+class PrecisionGuards:
+    """Refuses a semantic hit when the two questions differ in what usually changes the answer.
+
+    Args:
+        checks: The checks to run, from :data:`ALL_CHECKS` (default :data:`DEFAULT_CHECKS`).
+
+    Example:
+        .. code-block:: python
+
+            from binary_semantic_cache.guards import ALL_CHECKS, PrecisionGuards
+
+            guards = PrecisionGuards()
+            guards.check("What is the population of India?", "How many people live in India?")
+            # None: the hit may be served
+            guards.check("Best phones under $200 in 2023", "Best phones under $200 in 2024")
+            # 'dates differ: {2023} vs {2024}'
+            guards.check("Is it safe?", "Is it not safe?")
+            # 'negation differs: {} vs {negated}'
+    """
+
+    def __init__(self, checks: Collection[str] = DEFAULT_CHECKS) -> None:
+        chosen = set(checks)
+        unknown = sorted(chosen - set(ALL_CHECKS))
+        if unknown:
+            raise ValueError(
+                f"unknown precision checks {unknown}; expected some of {list(ALL_CHECKS)}"
+            )
+        self._checks = tuple(c for c in ALL_CHECKS if c in chosen)
+
+    def __repr__(self) -> str:
+        return f"PrecisionGuards(checks={list(self._checks)})"
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """The checks that run, in the order they run."""
+        return self._checks
+
+    def check(self, query: str, stored: str) -> str | None:
+        """``None`` if ``stored``'s answer may serve ``query``, else why not.
+
+        The reason names the first check that failed and the values on each side (the query's
+        first), for logs and stats.
+        """
+        for name in self._checks:
+            if name == "entities":
+                only_query, only_stored = missing_names(query, stored)
+            elif name == "contrasts":
+                only_query, only_stored = replaced_alternatives(query, stored)
+            elif name == "direction":
+                only_query, only_stored = swapped_roles(query, stored)
+            elif name == "shared_text":
+                only_query, only_stored = outside_shared_text(query, stored)
+            else:
+                mine, theirs = _features(name, query), _features(name, stored)
+                only_query, only_stored = set(mine - theirs), set(theirs - mine)
+            if name in _CONTAINED:
+                # Quoted text or an identifier written plainly in the other text is no change.
+                only_query = {v for v in only_query if plain(v) not in plain(stored)}
+                only_stored = {v for v in only_stored if plain(v) not in plain(query)}
+            if name in _ADDITION_COUNTS:
+                refuse = bool(only_query or only_stored)
+            else:
+                # Something replaced, not something added: "2023" vs "2024", "Java" vs "Python".
+                refuse = bool(only_query and only_stored)
+            if refuse:
+                return f"{_LABELS[name]}: {_show(only_query)} vs {_show(only_stored)}"
+        return None

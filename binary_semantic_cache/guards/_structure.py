@@ -1,0 +1,183 @@
+"""The checks on the texts' structure: alternatives replaced, roles swapped, shared text."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from binary_semantic_cache.guards._text import word_list, words
+
+__all__ = ["outside_shared_text", "replaced_alternatives", "swapped_roles"]
+
+# Each line is a set of alternatives, "|" between them, each with its spellings: a question
+# about one rarely has the answer of the same question about another.
+_CONTRAST_SETS = """
+best | worst
+better | worse
+good | bad
+easy easier easiest | hard harder hardest difficult
+cheap cheaper cheapest inexpensive | expensive costly
+fast faster fastest quick quickly | slow slower slowest slowly
+high higher highest | low lower lowest
+big bigger biggest large larger largest | small smaller smallest
+long longer longest | short shorter shortest
+hot | cold
+safe | dangerous unsafe
+legal | illegal
+true | false
+right | wrong
+positive | negative
+strong | weak
+rich | poor
+old | young
+old | new
+early | late
+more | less fewer
+most | least
+maximum | minimum
+increase increasing | decrease decreasing reduce
+gain | lose
+win | lose
+buy buying | sell selling
+import | export
+before | after
+start | stop
+add | remove delete
+enable | disable
+upload | download
+encrypt | decrypt
+input | output
+love | hate
+like | dislike
+advantages advantage benefits | disadvantages disadvantage drawbacks
+accept | reject
+agree | disagree
+success | failure
+above | below
+inside | outside
+top | bottom
+internal | external
+public | private
+male | female
+man men | woman women
+boy boys | girl girls
+husband | wife
+father dad | mother mom mum
+son | daughter
+brother | sister
+boyfriend | girlfriend
+adult adults | child children kid kids | baby babies infant infants | teen teens teenager teenagers
+morning | afternoon | evening | night
+summer | winter | spring | autumn
+day days daily | week weeks weekly | month months monthly | year years yearly annual annually
+hour hours hourly | minute minutes
+north northern | south southern | east eastern | west western
+ascending | descending
+horizontal | vertical
+uppercase | lowercase
+client | server
+frontend | backend
+sync synchronous | async asynchronous
+"""
+
+
+def _contrast_index() -> dict[str, list[tuple[int, str]]]:
+    """word -> (set number, the alternative's first spelling), for every set the word is in."""
+    index: dict[str, list[tuple[int, str]]] = {}
+    for number, line in enumerate(_CONTRAST_SETS.strip().splitlines()):
+        for alternative in line.split("|"):
+            spellings = alternative.split()
+            for spelling in spellings:
+                index.setdefault(spelling, []).append((number, spellings[0]))
+    return index
+
+
+_CONTRASTS = _contrast_index()
+
+
+@lru_cache(maxsize=4096)
+def _alternatives(text: str) -> frozenset[tuple[int, str]]:
+    return frozenset(a for w in words(text) & _CONTRASTS.keys() for a in _CONTRASTS[w])
+
+
+def replaced_alternatives(query: str, stored: str) -> tuple[set[str], set[str]]:
+    """The alternatives of each text that the other replaced with another of the same set."""
+    mine, theirs = _alternatives(query), _alternatives(stored)
+    only_mine, only_theirs = mine - theirs, theirs - mine
+    replaced = {n for n, _ in only_mine} & {n for n, _ in only_theirs}
+    return (
+        {a for n, a in only_mine if n in replaced},
+        {a for n, a in only_theirs if n in replaced},
+    )
+
+
+# Words after which comes the target, source or second term of a relation.
+_DIRECTION_MARKERS = frozenset({"to", "into", "from", "than", "against"})
+_DETERMINERS = frozenset({"a", "an", "the", "my", "your", "his", "her", "our", "their", "its"})
+
+
+@lru_cache(maxsize=4096)
+def _directed(text: str) -> tuple[tuple[str, str, frozenset[str]], ...]:
+    """(marker, the word it points at, the words before the marker) for each direction marker."""
+    words = word_list(text)
+    found = []
+    for i, word in enumerate(words):
+        if word in _DIRECTION_MARKERS:
+            j = i + 1
+            while j < len(words) and words[j] in _DETERMINERS:
+                j += 1
+            if j < len(words):
+                found.append((word, words[j], frozenset(words[:i])))
+    return tuple(found)
+
+
+def swapped_roles(query: str, stored: str) -> tuple[set[str], set[str]]:
+    """The words a marker points at in each text when the two swap places across it: each text
+    has before the marker what the other has after it ("A to B" vs "B to A").
+    """
+    for marker, mine, before_mine in _directed(query):
+        for other_marker, theirs, before_theirs in _directed(stored):
+            swapped = theirs in before_mine and mine in before_theirs
+            if marker == other_marker and mine != theirs and swapped:
+                return {f"{marker} {mine}"}, {f"{marker} {theirs}"}
+    return set(), set()
+
+
+# A word is shared when it is part of a run of _SHARED_RUN words that the other text also holds.
+# _SHARED_MIN_WORDS shared on each side, and half of each text, make a pair "mostly shared". A RAG
+# prompt repeats its template and context in a hundred words or more, and different questions in
+# it embed above 0.91; few questions repeat 24 words (19 QQP pairs above 0.91 in 40,362).
+_SHARED_RUN = 3
+_SHARED_MIN_WORDS = 24
+
+
+@lru_cache(maxsize=4096)
+def _runs(text: str) -> frozenset[tuple[str, ...]]:
+    """The runs of ``_SHARED_RUN`` words in ``text``."""
+    words = word_list(text)
+    return frozenset(words[i : i + _SHARED_RUN] for i in range(len(words) - _SHARED_RUN + 1))
+
+
+def _unshared(words: tuple[str, ...], theirs: frozenset[tuple[str, ...]]) -> list[str]:
+    """The words of ``words`` in no run of ``_SHARED_RUN`` words that ``theirs`` also holds."""
+    covered = [False] * len(words)
+    for i in range(len(words) - _SHARED_RUN + 1):
+        if words[i : i + _SHARED_RUN] in theirs:
+            covered[i : i + _SHARED_RUN] = [True] * _SHARED_RUN
+    return [word for word, shared in zip(words, covered, strict=True) if not shared]
+
+
+def outside_shared_text(query: str, stored: str) -> tuple[set[str], set[str]]:
+    """The words of each text outside what the two repeat word for word, when that is most of
+    each; two empty sets when it is not (or when only case and punctuation differ).
+
+    Linear in the texts' length: run sets, not an alignment, so long prompts stay cheap.
+    """
+    one, other = word_list(query), word_list(stored)
+    if min(len(one), len(other)) < _SHARED_MIN_WORDS or one == other:
+        return set(), set()
+    only_one, only_other = _unshared(one, _runs(stored)), _unshared(other, _runs(query))
+    for whole, unshared in ((one, only_one), (other, only_other)):
+        shared = len(whole) - len(unshared)
+        if shared < max(_SHARED_MIN_WORDS, len(whole) / 2):
+            return set(), set()
+    return set(only_one), set(only_other)
