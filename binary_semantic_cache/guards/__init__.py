@@ -73,6 +73,13 @@ _EXTRACTORS: dict[str, Callable[[str], frozenset[str]]] = {
     "numbers": numbers,
     "negation": negated,
 }
+# Checks that compare the two texts as a pair: what each has that the other lacks.
+_PAIR_CHECKS: dict[str, Callable[[str, str], tuple[set[str], set[str]]]] = {
+    "entities": missing_names,
+    "contrasts": replaced_alternatives,
+    "direction": swapped_roles,
+    "shared_text": outside_shared_text,
+}
 _LABELS = {
     "quotes": "quoted text differs",
     "code": "code identifiers differ",
@@ -143,14 +150,9 @@ class PrecisionGuards:
         first), for logs and stats.
         """
         for name in self._checks:
-            if name == "entities":
-                only_query, only_stored = missing_names(query, stored)
-            elif name == "contrasts":
-                only_query, only_stored = replaced_alternatives(query, stored)
-            elif name == "direction":
-                only_query, only_stored = swapped_roles(query, stored)
-            elif name == "shared_text":
-                only_query, only_stored = outside_shared_text(query, stored)
+            pair_check = _PAIR_CHECKS.get(name)
+            if pair_check is not None:
+                only_query, only_stored = pair_check(query, stored)
             else:
                 mine, theirs = _features(name, query), _features(name, stored)
                 only_query, only_stored = set(mine - theirs), set(theirs - mine)
