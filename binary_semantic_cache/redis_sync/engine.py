@@ -51,6 +51,9 @@ class SyncOptions:
     write_timeout: float = 1.0
     # How long one feed read waits for news; also bounds how long close() takes.
     block_ms: int = 500
+    # How long close() may spend sending writes still queued (Redis slow but up); the rest are
+    # dropped and logged.
+    close_timeout: float = 5.0
     # Waits between reconnect attempts double from the first to the last.
     reconnect_min: float = 0.05
     reconnect_max: float = 1.0
@@ -164,20 +167,23 @@ class SyncEngine:
         """Stops the feed thread, then makes one attempt to send the writes still queued.
 
         The attempt ends at the first failed write, so with Redis down it costs one connect or
-        socket timeout at most; what is left unsent is logged once, never raised.
+        socket timeout at most, and after ``close_timeout`` with Redis slow; what is left
+        unsent is logged once, never raised.
         """
         self._follower.stop()
         if self._outbox:
+            why = f"close_timeout of {self._options.close_timeout} s passed"
             try:
-                self.flush()
+                self.flush(deadline=time.monotonic() + self._options.close_timeout)
             except UNREACHABLE as err:
+                why = f"{type(err).__name__}: {err}"
+            if self._outbox:
                 logger.warning(
-                    "shared cache: closed with %d queued writes not sent to %s (%s: %s); "
+                    "shared cache: closed with %d queued writes not sent to %s (%s); "
                     "they are dropped",
                     len(self._outbox),
                     self.url,
-                    type(err).__name__,
-                    err,
+                    why,
                 )
         self._store.close()
 
@@ -298,10 +304,15 @@ class SyncEngine:
         else:
             self._store.clear(op.partition, op.prefix)
 
-    def flush(self) -> None:
-        """Replays the queued writes in order; raises (keeping the rest) if Redis fails again."""
+    def flush(self, deadline: float | None = None) -> None:
+        """Replays the queued writes in order; raises (keeping the rest) if Redis fails again.
+
+        With a ``deadline`` (``time.monotonic()``), stops when it passes, keeping the rest.
+        """
         with self._lock:
             while self._outbox:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
                 self._write(self._outbox.peek())
                 self._outbox.pop()
             if not self.connected:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,6 +168,48 @@ def test_close_sends_writes_queued_during_an_outage(
         assert "not sent" not in caplog.text
     finally:
         cache.close()
+        server.kill()
+
+
+def test_close_with_redis_slow_stops_sending_at_close_timeout(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="binary_semantic_cache")
+    server = RedisServer(tmp_path)
+    options = dataclasses.replace(NO_RETRY, close_timeout=0.5)
+    cache = shared(server.url, redis_options=options)
+    stop = threading.Event()
+
+    def crawl() -> None:
+        # Redis answers, but only for 2 ms in every 200: each write waits, none times out.
+        assert server.proc is not None
+        while not stop.is_set():
+            os.kill(server.proc.pid, signal.SIGSTOP)
+            time.sleep(0.2)
+            os.kill(server.proc.pid, signal.SIGCONT)
+            time.sleep(0.002)
+
+    slow = threading.Thread(target=crawl)
+    try:
+        for k in range(200):
+            cache.put(vec(k), f"r{k}")  # queued: the server is not up yet
+        server.start()
+        slow.start()
+        started = time.monotonic()
+        cache.close()
+        # at most one more write (under a second) after the 0.5 s; all 200 would take seconds
+        assert time.monotonic() - started < 2.0
+        dropped = [r.getMessage() for r in caplog.records if "not sent" in r.getMessage()]
+        assert len(dropped) == 1
+        assert "close_timeout of 0.5 s passed" in dropped[0]
+        left = int(dropped[0].split("closed with ")[1].split()[0])
+        assert 0 < left < 200
+    finally:
+        stop.set()
+        if slow.is_alive():
+            slow.join()
+        assert server.proc is not None
+        os.kill(server.proc.pid, signal.SIGCONT)
         server.kill()
 
 
