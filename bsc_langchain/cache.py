@@ -92,9 +92,8 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
     the stored one and refuse the hit when they differ in what usually changes an answer
     (numbers, dates, units, negation, names, alternatives such as adults/children, swapped terms
     such as "A to B" and "B to A", quoted text, code, or the rest of a long shared template); a
-    refusal is a miss, counted in
-    ``stats().guard_refusals`` (only the nearest stored question is compared; a farther one
-    is not tried).
+    refusal is a miss, counted in ``stats().guard_refusals`` (only the nearest stored question
+    is compared; a farther one is not tried).
 
     A hit is a new list of new generation objects each time; chat messages come back with
     ``id=None`` and ``response_metadata`` holding ``cache_hit=True``, ``cache_similarity`` and
