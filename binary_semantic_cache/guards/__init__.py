@@ -23,7 +23,8 @@ weight in 2024") is extra detail and is let through, except for negation.
 - ``code``: identifiers the other text does not contain (``snake_case``, ``camelCase``,
   ``dotted.names``, ``call()``, ``--flags``, anything in backticks);
 - ``direction``: the same words with their roles swapped ("English to French" vs "French to
-  English", "is A better than B" vs "is B better than A");
+  English", "is A better than B" vs "is B better than A", "can a man ask a woman" vs "can a woman
+  ask a man");
 - ``shared_text``: two texts that repeat most of each other word for word (a prompt template, a
   retrieved context) and differ in the rest. Their vectors are mostly the shared text, so their
   similarity says little about the part that differs (the question): such a pair is served only

@@ -139,7 +139,39 @@ def swapped_roles(query: str, stored: str) -> tuple[set[str], set[str]]:
             swapped = theirs in before_mine and mine in before_theirs
             if marker == other_marker and mine != theirs and swapped:
                 return {f"{marker} {mine}"}, {f"{marker} {theirs}"}
+    # Two alternatives of one set in the other order: "a man attract a woman" and the reverse.
+    theirs_in_order = {number: (a, b) for number, a, b in _ordered_alternatives(stored)}
+    for number, first, second in _ordered_alternatives(query):
+        if theirs_in_order.get(number) == (second, first):
+            return {f"{first} before {second}"}, {f"{second} before {first}"}
     return set(), set()
+
+
+# Words that list alternatives without ordering them: "men and women", "buy or sell".
+_COORDINATORS = frozenset({"and", "or", "nor", "vs", "versus"})
+
+
+@lru_cache(maxsize=4096)
+def _ordered_alternatives(text: str) -> tuple[tuple[int, str, str], ...]:
+    """(set number, first, second) for each contrast set with two alternatives in ``text`` in an
+    order that may matter: not next to each other ("son/daughter") nor listed with "and", "or".
+    """
+    found = word_list(text)
+    seen: dict[int, list[tuple[str, int]]] = {}
+    for i, word in enumerate(found):
+        for number, alternative in _CONTRASTS.get(word, ()):
+            firsts = seen.setdefault(number, [])
+            if all(a != alternative for a, _ in firsts):
+                firsts.append((alternative, i))
+    ordered = []
+    for number, firsts in seen.items():
+        if len(firsts) < 2:
+            continue
+        (first, i), (second, j) = firsts[:2]
+        between = found[i + 1 : j]
+        if between and not (len(between) <= 2 and not _COORDINATORS.isdisjoint(between)):
+            ordered.append((number, first, second))
+    return tuple(ordered)
 
 
 # A word is shared when it is part of a run of _SHARED_RUN words that the other text also holds.

@@ -77,6 +77,7 @@ REFUSED = [
         "How do I convert a Word file to a PDF?",
     ),
     ("direction", "Is Java better than Python?", "Is Python better than Java?"),
+    ("direction", "How can a man attract a woman?", "How can a woman attract a man?"),
     (
         "direction",
         "How do you convert benzene into toluene?",
@@ -125,6 +126,11 @@ ALLOWED = [
     ("What was the Viet Minh?", "Who were the Việt Minh?"),
     ("Is it hard to learn Python?", "Is it difficult to learn Python?"),
     ("How do you stick to your schedule?", "What is the best way to stick with your schedule?"),
+    ("What do men and women want from life?", "What do women and men want from life?"),
+    (
+        "How does it feel to have a successful daughter/son?",
+        "How does it feel to have a son/daughter?",
+    ),
     ("How can I increase the traffic to my website?", "How to increase my website traffic?"),
     ("How can I lose weight fast?", "How can I lose weight quickly?"),
     (
