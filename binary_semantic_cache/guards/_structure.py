@@ -169,7 +169,8 @@ def _ordered_alternatives(text: str) -> tuple[tuple[int, str, str], ...]:
             continue
         (first, i), (second, j) = firsts[:2]
         between = found[i + 1 : j]
-        if between and not (len(between) <= 2 and not _COORDINATORS.isdisjoint(between)):
+        listed = not between or (len(between) <= 2 and not _COORDINATORS.isdisjoint(between))
+        if not listed:
             ordered.append((number, first, second))
     return tuple(ordered)
 
@@ -185,8 +186,8 @@ _SHARED_MIN_WORDS = 24
 @lru_cache(maxsize=4096)
 def _runs(text: str) -> frozenset[tuple[str, ...]]:
     """The runs of ``_SHARED_RUN`` words in ``text``."""
-    words = word_list(text)
-    return frozenset(words[i : i + _SHARED_RUN] for i in range(len(words) - _SHARED_RUN + 1))
+    found = word_list(text)
+    return frozenset(found[i : i + _SHARED_RUN] for i in range(len(found) - _SHARED_RUN + 1))
 
 
 def _unshared(words: tuple[str, ...], theirs: frozenset[tuple[str, ...]]) -> list[str]:
