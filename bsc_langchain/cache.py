@@ -82,7 +82,8 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
     """LLM cache for LangChain: exact match on context, semantic match on the last question.
 
     A prompt is split into a partition (namespace, a hash of ``llm_string``, the embedder's
-    ``model_id``, the system prompt, history, tool calls and results and any non-text content)
+    ``model_id``, the system prompt, history, tool calls and results and any non-text content,
+    as the model receives them: response ids, token counts and fresh tool-call ids aside)
     and a query (the text of the last human message, or a plain LLM prompt). A repeated prompt
     is answered from a bounded in-process exact tier without computing an embedding; otherwise
     the query is embedded and only its own partition is searched. When the last message is not

@@ -24,6 +24,9 @@ __all__ = [
 
 _MESSAGE_ID_PREFIX = ["langchain", "schema", "messages"]
 _HUMAN_TYPES = frozenset({"HumanMessage", "HumanMessageChunk"})
+# Kept with a message but never sent to the model, and different in every run of the same
+# conversation: the provider's response id and token counts, or this cache's own hit marks.
+_NOT_SENT = frozenset({"id", "response_metadata", "usage_metadata"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,18 +88,47 @@ def split_prompt(prompt: str) -> PromptParts:
     if messages is None:
         # A plain LLM prompt is its own query; the marker keeps it apart from any chat context.
         return PromptParts(context="llm", query=prompt if prompt.strip() else None)
+    messages = _as_sent(messages)
     last = messages[-1]
-    if last["id"][-1] not in _HUMAN_TYPES:
-        return PromptParts(context="chat-exact:" + prompt, query=None)
-    kwargs = last.get("kwargs") or {}
+    kwargs = last["kwargs"]
     text, rest = _split_content(kwargs.get("content", ""))
-    if not text.strip():
-        return PromptParts(context="chat-exact:" + prompt, query=None)
+    if last["id"][-1] not in _HUMAN_TYPES or not text.strip():
+        return PromptParts(context="chat-exact:" + _canonical(messages), query=None)
     # The last turn stays in the context with its text removed, so its name, extra kwargs and
     # any non-text content blocks (images, files) still have to match exactly.
     stripped = {**last, "kwargs": {**kwargs, "content": rest}}
-    context = json.dumps([*messages[:-1], stripped], sort_keys=True, ensure_ascii=False)
-    return PromptParts(context="chat:" + context, query=text)
+    return PromptParts(context="chat:" + _canonical([*messages[:-1], stripped]), query=text)
+
+
+def _canonical(messages: list[dict[str, Any]]) -> str:
+    return json.dumps(messages, sort_keys=True, ensure_ascii=False)
+
+
+def _as_sent(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages as the model receives them: without what is not sent, and with tool-call ids
+    renamed in order of appearance (a provider makes new random ones in every response; only
+    which result answers which call reaches the model's reading).
+    """
+    names: dict[str, str] = {}
+
+    def rename(call_id: object) -> object:
+        return (
+            names.setdefault(call_id, f"call_{len(names)}") if isinstance(call_id, str) else call_id
+        )
+
+    sent = []
+    for message in messages:
+        kwargs = {k: v for k, v in (message.get("kwargs") or {}).items() if k not in _NOT_SENT}
+        for key in ("tool_calls", "invalid_tool_calls"):
+            if isinstance(kwargs.get(key), list):
+                kwargs[key] = [
+                    {**call, "id": rename(call.get("id"))} if isinstance(call, dict) else call
+                    for call in kwargs[key]
+                ]
+        if "tool_call_id" in kwargs:
+            kwargs["tool_call_id"] = rename(kwargs["tool_call_id"])
+        sent.append({**message, "kwargs": kwargs})
+    return sent
 
 
 def _parse_messages(prompt: str) -> list[dict[str, Any]] | None:

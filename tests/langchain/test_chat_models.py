@@ -141,6 +141,43 @@ def test_a_tool_result_turn_matches_only_exactly(model: ToolFakeChatModel) -> No
     assert model.invoke(turn("sunny, 21 degrees C")).content == "answer 1"
 
 
+def test_a_follow_up_hits_after_a_first_answer_served_from_the_cache(
+    embedder: CountingEmbedder,
+) -> None:
+    # The history's answer reaches the model as its text: the provider's response id and
+    # token counts, or the cache marks of a served answer, must not split the context.
+    def answer(i: int) -> AIMessage:
+        usage = {"input_tokens": 7, "output_tokens": 5 + i, "total_tokens": 12 + i}
+        return AIMessage(
+            f"answer {i}", response_metadata={"id": f"chatcmpl-{i}"}, usage_metadata=usage
+        )
+
+    cache = BinarySemanticLLMCache(embedder)
+    model = ToolFakeChatModel(messages=numbered_answers(answer), cache=cache)
+    first = model.invoke([HumanMessage(QUESTION)])
+    more = model.invoke([HumanMessage(QUESTION), first, HumanMessage("Tell me more.")])
+    assert (first.content, more.content) == ("answer 0", "answer 1")
+    # another user, the same two turns: the first answer now comes from the cache
+    again = model.invoke([HumanMessage(QUESTION)])
+    assert again.response_metadata["cache_hit"] is True
+    follow_up = model.invoke([HumanMessage(QUESTION), again, HumanMessage("Tell me more.")])
+    assert follow_up.content == "answer 1"
+    assert follow_up.response_metadata["cache_hit"] is True
+
+
+def test_an_agent_step_hits_with_new_tool_call_ids(model: ToolFakeChatModel) -> None:
+    def step(call_id: str) -> list[BaseMessage]:
+        call = {"name": "weather", "args": {"city": "Paris"}, "id": call_id}
+        return [
+            HumanMessage("Weather in Paris?"),
+            AIMessage("", tool_calls=[call], response_metadata={"id": call_id}),
+            ToolMessage("sunny", tool_call_id=call_id),
+        ]
+
+    assert model.invoke(step("call_x1")).content == "answer 0"
+    assert model.invoke(step("call_y2")).content == "answer 0"
+
+
 def test_hits_are_fresh_objects(model: ToolFakeChatModel) -> None:
     model.invoke(ask(QUESTION))
     hit = model.invoke(ask(QUESTION))

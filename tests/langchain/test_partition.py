@@ -56,7 +56,56 @@ def test_a_tool_result_last_means_exact_match_only() -> None:
     )
     parts = split_prompt(prompt)
     assert parts.query is None
-    assert prompt in parts.context
+    assert parts.context.startswith("chat-exact:") and "sunny" in parts.context
+
+
+def conversation(call_id: str, run: int, *, args: dict[str, object] | None = None) -> list[object]:
+    """One agent conversation as a provider returns it: ids and metadata new on every run."""
+    call = {"name": "weather", "args": args or {"city": "Paris"}, "id": call_id}
+    return [
+        HumanMessage("weather in Paris?"),
+        AIMessage(
+            "",
+            tool_calls=[call],
+            response_metadata={"id": f"chatcmpl-{run}", "model_name": "gpt-x"},
+            usage_metadata={"input_tokens": 9 + run, "output_tokens": 3, "total_tokens": 12 + run},
+        ),
+        ToolMessage("sunny", tool_call_id=call_id),
+    ]
+
+
+def test_what_the_model_never_receives_does_not_split_the_context() -> None:
+    # Response ids, token counts and fresh tool-call ids differ between two runs of one
+    # conversation; the model reads the same messages.
+    first, second = conversation("call_a1", 1), conversation("call_zz", 2)
+    assert split_prompt(dumps(first)).context == split_prompt(dumps(second)).context
+    follow_up = [
+        AIMessage("It is sunny.", response_metadata={"cache_hit": True}),
+        HumanMessage("Rain?"),
+    ]
+    plain = [AIMessage("It is sunny."), HumanMessage("Rain?")]
+    assert (
+        split_prompt(dumps([*first, *follow_up])).context
+        == split_prompt(dumps([*second, *plain])).context
+    )
+
+
+def test_tool_calls_still_match_exactly() -> None:
+    base = split_prompt(dumps(conversation("c1", 1))).context
+    assert split_prompt(dumps(conversation("c1", 1, args={"city": "Rome"}))).context != base
+    # Two calls, results swapped: which result answers which call reaches the model.
+    calls = [
+        {"name": "weather", "args": {"city": "Paris"}, "id": "c1"},
+        {"name": "weather", "args": {"city": "Rome"}, "id": "c2"},
+    ]
+    asked = [HumanMessage("Paris and Rome?"), AIMessage("", tool_calls=calls)]
+    one = [*asked, ToolMessage("sunny", tool_call_id="c1"), ToolMessage("rain", tool_call_id="c2")]
+    other = [
+        *asked,
+        ToolMessage("sunny", tool_call_id="c2"),
+        ToolMessage("rain", tool_call_id="c1"),
+    ]
+    assert split_prompt(dumps(one)).context != split_prompt(dumps(other)).context
 
 
 def test_an_empty_human_turn_means_exact_match_only() -> None:
