@@ -37,11 +37,14 @@ GuardsArg: TypeAlias = "bool | PrecisionGuards"
 PathArg: TypeAlias = "str | os.PathLike[str] | None"
 
 
-def exact_only_partition(partition: str, query: str) -> str:
-    """The partition of a prompt whose question may only match exactly: named by the question too.
+def exact_only_partition(partition: str, query: str | None) -> str:
+    """The partition of a prompt whose question may only match exactly: named by the question too
+    (``partition`` itself when there is no question: it names the whole prompt already).
 
     It starts with ``partition``, so clearing by a partition prefix still reaches it.
     """
+    if query is None:
+        return partition
     digest = hashlib.blake2b(query.encode("utf-8", "surrogatepass"), digest_size=16)
     return f"{partition}/exact:{digest.hexdigest()}"
 

@@ -448,10 +448,7 @@ class _Write:
 
     def exact_only(self) -> _Write:
         """This write for a question the embedding server refused as too long."""
-        if self.query is None:
-            return self
-        partition = exact_only_partition(self.partition, self.query)
-        return replace(self, partition=partition, query=None)
+        return replace(self, partition=exact_only_partition(self.partition, self.query), query=None)
 
 
 def _without_run_ids(generations: Sequence[Generation]) -> list[Generation]:

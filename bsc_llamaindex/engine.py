@@ -39,8 +39,6 @@ class CacheKey:
 
     def exact_only(self) -> CacheKey:
         """This key for a question the embedding server refused as too long."""
-        if self.query is None:
-            return self
         return CacheKey(_adapter.exact_only_partition(self.partition, self.query), None)
 
 
@@ -165,7 +163,7 @@ class ResponseCache:
     def store(self, key: CacheKey, payload: Callable[[str | None], str]) -> None:
         """Store the answer ``payload(query)`` builds for the query stored; never raises."""
         try:
-            key = self._known_too_long(key)
+            key = self.key(key.partition, key.query)  # the lookup may have been refused
             vector = self._exact_vector
             if key.query is not None:
                 try:
@@ -179,7 +177,7 @@ class ResponseCache:
     async def astore(self, key: CacheKey, payload: Callable[[str | None], str]) -> None:
         """Async :meth:`store`."""
         try:
-            key = self._known_too_long(key)
+            key = self.key(key.partition, key.query)  # the lookup may have been refused
             vector = self._exact_vector
             if key.query is not None:
                 try:
@@ -189,12 +187,6 @@ class ResponseCache:
             self._put(key, vector, payload(key.query))
         except Exception as exc:
             self._write_failed(exc)
-
-    def _known_too_long(self, key: CacheKey) -> CacheKey:
-        # The lookup before the model call may have been refused: the memo remembers it.
-        if key.query is not None and self._embedder.truncates(key.query):
-            return key.exact_only()
-        return key
 
     def lookup_failed(self, exc: BaseException) -> None:
         """Count and log a lookup that failed; the call goes on to the model."""

@@ -24,11 +24,7 @@ from llama_index.core.llms.llm import LLM, ToolSelection
 from llama_index.core.prompts import BasePromptTemplate
 
 from binary_semantic_cache import DEFAULT_MAX_ENTRIES, DEFAULT_SIMILARITY_THRESHOLD
-from binary_semantic_cache._adapter import (
-    ClosingContext,
-    GuardsArg,
-    PathArg,
-)
+from binary_semantic_cache._adapter import ClosingContext, GuardsArg, PathArg
 from binary_semantic_cache.embeddings import Embedder
 from bsc_llamaindex.embedding import resolve_embedder
 from bsc_llamaindex.engine import CacheKey, ResponseCache
@@ -125,7 +121,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
     _inner: LLM = PrivateAttr()
     _cache: ResponseCache = PrivateAttr()
     _namespace: str = PrivateAttr()
-    _embedder: Embedder = PrivateAttr()
+    _embedder_id: str = PrivateAttr()
     _patterns: tuple[re.Pattern[str], ...] = PrivateAttr()
 
     def __init__(
@@ -169,7 +165,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
         )
         self._inner = inner_llm
         self._namespace = namespace
-        self._embedder = embedder
+        self._embedder_id = embedder.model_id
         self._patterns = patterns
         self._cache = ResponseCache(
             embedder,
@@ -245,7 +241,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
                 self._namespace,
                 component_identity(inner),
                 formatters,
-                self._embedder.model_id,
+                self._embedder_id,
                 kind,
                 canonical_json(kwargs),
                 parts.context,
