@@ -18,10 +18,12 @@ weight in 2024") is extra detail and is let through, except for negation.
 - ``entities``: names the other text lacks (a capitalised word that does not start a sentence, or
   an acronym; without case, plural or nationality endings, so "India" matches "Indian");
 - ``contrasts``: one of a set of alternatives replaced by another ("adults" vs "children", "buy"
-  vs "sell", "love" vs "hate", "best" vs "worst", "per day" vs "per month", "men" vs "women");
+  vs "sell", "love" vs "hate", "best" vs "worst", "per day" vs "per month", "rows" vs "columns",
+  "pros" vs "cons", "install" vs "uninstall", "zoom in" vs "zoom out");
 - ``quotes``: text in quotation marks that the other text does not contain;
 - ``code``: identifiers the other text does not contain (``snake_case``, ``camelCase``,
-  ``dotted.names``, ``call()``, ``--flags``, anything in backticks);
+  ``dotted.names``, ``call()``, ``--flags``, anything in backticks) and operators written alone
+  (``==`` vs ``===``, ``a + b`` vs ``a * b``);
 - ``direction``: the same words with their roles swapped ("English to French" vs "French to
   English", "is A better than B" vs "is B better than A", "can a man ask a woman" vs "can a woman
   ask a man");
@@ -103,6 +105,12 @@ def _features(check: str, text: str) -> frozenset[str]:
     return _EXTRACTORS[check](text)
 
 
+def _written_in(value: str, text: str) -> bool:
+    """Whether ``value``'s words appear in a row in ``text``; an operator has none, so never."""
+    words = plain(value)
+    return words.strip() != "" and words in plain(text)
+
+
 def _show(values: set[str]) -> str:
     return "{" + ", ".join(sorted(values)) + "}" if values else "{}"
 
@@ -159,8 +167,8 @@ class PrecisionGuards:
                 only_query, only_stored = set(mine - theirs), set(theirs - mine)
             if name in _CONTAINED:
                 # Quoted text or an identifier written plainly in the other text is no change.
-                only_query = {v for v in only_query if plain(v) not in plain(stored)}
-                only_stored = {v for v in only_stored if plain(v) not in plain(query)}
+                only_query = {v for v in only_query if not _written_in(v, stored)}
+                only_stored = {v for v in only_stored if not _written_in(v, query)}
             if name in _ADDITION_COUNTS:
                 refuse = bool(only_query or only_stored)
             else:

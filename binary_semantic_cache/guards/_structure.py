@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import pairwise
 
 from binary_semantic_cache.guards._text import word_list, words
 
 __all__ = ["outside_shared_text", "replaced_alternatives", "swapped_roles"]
 
 # Each line is a set of alternatives, "|" between them, each with its spellings: a question
-# about one rarely has the answer of the same question about another.
+# about one rarely has the answer of the same question about another. "zoom_in" is the two words
+# "zoom in" in a row.
 _CONTRAST_SETS = """
 best | worst
 better | worse
@@ -20,17 +22,19 @@ fast faster fastest quick quickly | slow slower slowest slowly
 high higher highest | low lower lowest
 big bigger biggest large larger largest | small smaller smallest
 long longer longest | short shorter shortest
-hot | cold
-safe | dangerous unsafe
+hot hotter hottest | cold colder coldest
+safe safer safest | dangerous unsafe
 legal | illegal
 true | false
 right | wrong
 positive | negative
-strong | weak
-rich | poor
-old | young
-old | new
-early | late
+strong stronger strongest | weak weaker weakest
+rich richer richest | poor poorer poorest
+old older oldest | young younger youngest
+old older oldest | new newer newest
+early earlier earliest | late later latest
+first | last
+odd | even
 more | less fewer
 most | least
 maximum | minimum
@@ -41,21 +45,46 @@ buy buying | sell selling
 import | export
 before | after
 start | stop
-add | remove delete
+add create | remove delete
+install | uninstall
+upgrade | downgrade
+read reading | write writing
+send sending | receive receiving
+show | hide
+connect | disconnect
+include | exclude
+push | pull
+zip | unzip
+lock | unlock
+block | unblock
+follow | unfollow
+mute | unmute
+zoom_in | zoom_out
+log_in login sign_in signin | log_out logout sign_out signout
+turn_on switch_on | turn_off switch_off
+opt_in | opt_out
 enable | disable
 upload | download
 encrypt | decrypt
+encode encoding | decode decoding
+compress compression | decompress decompression
 input | output
 love | hate
 like | dislike
-advantages advantage benefits | disadvantages disadvantage drawbacks
+advantages advantage benefits pros pro | disadvantages disadvantage drawbacks cons con
+similar similarity similarities | difference differences
 accept | reject
 agree | disagree
 success | failure
 above | below
 inside | outside
 top | bottom
+up | down
+inner | outer
+row rows | column columns
+word words | sentence sentences | paragraph paragraphs | page pages
 internal | external
+global | local
 public | private
 male | female
 man men | woman women
@@ -65,11 +94,17 @@ father dad | mother mom mum
 son | daughter
 brother | sister
 boyfriend | girlfriend
+employee employees | employer employers
+buyer buyers | seller sellers
+landlord landlords | tenant tenants
+student students | teacher teachers
 adult adults | child children kid kids | baby babies infant infants | teen teens teenager teenagers
 morning | afternoon | evening | night
 summer | winter | spring | autumn
 day days daily | week weeks weekly | month months monthly | year years yearly annual annually
 hour hours hourly | minute minutes
+cat cats kitten kittens | dog dogs puppy puppies
+vegan | vegetarian
 north northern | south southern | east eastern | west western
 ascending | descending
 horizontal | vertical
@@ -87,16 +122,21 @@ def _contrast_index() -> dict[str, list[tuple[int, str]]]:
         for alternative in line.split("|"):
             spellings = alternative.split()
             for spelling in spellings:
-                index.setdefault(spelling, []).append((number, spellings[0]))
+                index.setdefault(spelling.replace("_", " "), []).append((number, spellings[0]))
     return index
 
 
 _CONTRASTS = _contrast_index()
+_PHRASE_STARTS = frozenset(spelling.split()[0] for spelling in _CONTRASTS if " " in spelling)
 
 
 @lru_cache(maxsize=4096)
 def _alternatives(text: str) -> frozenset[tuple[int, str]]:
-    return frozenset(a for w in words(text) & _CONTRASTS.keys() for a in _CONTRASTS[w])
+    found = words(text) & _CONTRASTS.keys()
+    if not words(text).isdisjoint(_PHRASE_STARTS):
+        listed = word_list(text)
+        found |= {f"{a} {b}" for a, b in pairwise(listed)} & _CONTRASTS.keys()
+    return frozenset(a for w in found for a in _CONTRASTS[w])
 
 
 def replaced_alternatives(query: str, stored: str) -> tuple[set[str], set[str]]:

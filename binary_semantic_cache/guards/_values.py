@@ -74,8 +74,11 @@ _CODE = re.compile(
     r"|[a-z]+[A-Z]\w*"  # camelCase
     r"|[A-Za-z_]\w+(?:\.[A-Za-z_]\w+)+"  # dotted.names, file.ext
 )
-# A character every _CODE form (or backticked text) has: - ( _ . ` or a lower-upper pair.
-_CODE_HINT = re.compile(r"[-(_.`]|[a-z][A-Z]")
+# An operator written as a word of its own: "==" and "===", "+=" and "-=", "a + b" and "a * b".
+# Alone, "-", "&" and "!" are prose more often (a dash, "and", an exclamation).
+_OPERATOR = re.compile(r"[=<>|+*/%^~]|[=!<>&|+\-*/%^~]{2,}")
+# A character every _CODE form, operator or backticked text has, or a lower-upper pair.
+_CODE_HINT = re.compile(r"[-(_.`=!<>&|+*/%^~]|[a-z][A-Z]")
 _NOT_NEGATING = re.compile(
     r"\b(?:or not|or no|why not|if not|not only|no matter|no doubt)\b", re.IGNORECASE
 )
@@ -134,6 +137,9 @@ def code(text: str) -> frozenset[str]:
         found.update(b.lower() for b in _BACKTICKS.findall(text))
         text = _BACKTICKS.sub(" ", text)
     for raw in text.split():
+        if _OPERATOR.fullmatch(operator := raw.strip("?,;:.\"'()")):
+            found.add(operator)
+            continue
         token = raw.strip("?,!;:\"\u201c\u201d'").rstrip(".")
         plain_word = token.isalpha() and (token.islower() or token.isupper() or token.istitle())
         if not plain_word and _CODE.fullmatch(token):

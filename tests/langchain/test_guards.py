@@ -115,13 +115,30 @@ CONTEXT = " ".join(
 )
 
 
-def test_a_dose_for_adults_is_not_served_for_children(embedder: CountingEmbedder) -> None:
-    adults = "What is the maximum daily dose of ibuprofen for adults?"
-    children = "What is the maximum daily dose of ibuprofen for children?"
-    vectors = embedder.embed([adults, children])
+# Questions users type that embed above the default threshold and want different answers.
+NEAR_BUT_DIFFERENT = [
+    (
+        "What is the maximum daily dose of ibuprofen for adults?",
+        "What is the maximum daily dose of ibuprofen for children?",
+    ),
+    ("how to round up in excel", "how to round down in excel"),
+    ("how to zoom in on a mac", "how to zoom out on a mac"),
+    ("give me a recipe for vegan lasagna", "give me a recipe for vegetarian lasagna"),
+    (
+        "what is the difference between == and === in javascript",
+        "what is the difference between = and == in javascript",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stored", "asked"), NEAR_BUT_DIFFERENT)
+def test_a_near_question_that_wants_another_answer_is_not_served(
+    embedder: CountingEmbedder, stored: str, asked: str
+) -> None:
+    vectors = embedder.embed([stored, asked])
     cache = BinarySemanticLLMCache(embedder)
     assert float(vectors[0] @ vectors[1]) > cache.similarity_threshold  # what the guard stops
     model = ToolFakeChatModel(messages=numbered_answers(), cache=cache)
-    assert model.invoke([HumanMessage(adults)]).content == "answer 0"
-    assert model.invoke([HumanMessage(children)]).content == "answer 1"
+    assert model.invoke([HumanMessage(stored)]).content == "answer 0"
+    assert model.invoke([HumanMessage(asked)]).content == "answer 1"
     assert cache.stats().guard_refusals == 1

@@ -50,6 +50,12 @@ REFUSED = [
     ("code", "What does `fetch_all()` return?", "What does `fetch_one()` return?"),
     ("code", "Why is my_list empty after the loop?", "Why is my_dict empty after the loop?"),
     (
+        "code",
+        "What is the difference between == and === in JavaScript?",
+        "What is the difference between = and == in JavaScript?",
+    ),
+    ("code", "When is a <= b true?", "When is a >= b true?"),
+    (
         "contrasts",
         "What is the maximum daily dose of ibuprofen for adults?",
         "What is the maximum daily dose of ibuprofen for children?",
@@ -66,6 +72,14 @@ REFUSED = [
     ),
     ("contrasts", "How many hours a day should I study?", "How many hours a week should I study?"),
     ("contrasts", "How do I gain weight fast?", "How do I lose weight fast?"),
+    ("contrasts", "What are the pros of remote work?", "What are the cons of remote work?"),
+    ("contrasts", "How do I delete a column in pandas?", "How do I delete a row in pandas?"),
+    ("contrasts", "how to round up in excel", "how to round down in excel"),
+    ("contrasts", "How do I zoom in on a Mac?", "How do I zoom out on a Mac?"),
+    ("contrasts", "How do I install numpy?", "How do I uninstall numpy?"),
+    ("contrasts", "How to make coffee stronger?", "How to make coffee weaker?"),
+    ("contrasts", "Check if a number is odd in Python", "Check if a number is even in Python"),
+    ("contrasts", "Summarize this in one sentence.", "Summarize this in one paragraph."),
     (
         "direction",
         "Translate from English to French: good morning",
@@ -133,6 +147,10 @@ ALLOWED = [
     ),
     ("How can I increase the traffic to my website?", "How to increase my website traffic?"),
     ("How can I lose weight fast?", "How can I lose weight quickly?"),
+    ("Is it better to rent or buy a house?", "Is it better to buy or rent a house?"),
+    ("How do I log in to Gmail?", "How can I login to Gmail?"),
+    ("What is 2 + 2?", "what is 2+2"),
+    ("I rock back and forth - sometimes in circles.", "I rock back & forth, sometimes in circles."),
     (
         RAG.format(question="How long is the warranty?"),
         RAG.format(question="how long is the warranty").upper(),
