@@ -19,7 +19,8 @@ weight in 2024") is extra detail and is let through, except for negation.
   an acronym; without case, plural or nationality endings, so "India" matches "Indian");
 - ``contrasts``: one of a set of alternatives replaced by another ("adults" vs "children", "buy"
   vs "sell", "love" vs "hate", "best" vs "worst", "per day" vs "per month", "rows" vs "columns",
-  "pros" vs "cons", "install" vs "uninstall", "zoom in" vs "zoom out");
+  "pros" vs "cons", "install" vs "uninstall", "zoom in" vs "zoom out", a formal or a casual tone,
+  bullet points or a tweet, for beginners or for experts);
 - ``quotes``: text in quotation marks that the other text does not contain;
 - ``code``: identifiers the other text does not contain (``snake_case``, ``camelCase``,
   ``dotted.names``, ``call()``, ``--flags``, anything in backticks) and operators written alone

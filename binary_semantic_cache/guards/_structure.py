@@ -11,7 +11,7 @@ __all__ = ["outside_shared_text", "replaced_alternatives", "swapped_roles"]
 
 # Each line is a set of alternatives, "|" between them, each with its spellings: a question
 # about one rarely has the answer of the same question about another. "zoom_in" is the two words
-# "zoom in" in a row.
+# "zoom in" in a row; a line that starts with "|" goes on with the set above.
 _CONTRAST_SETS = """
 best | worst
 better | worse
@@ -83,6 +83,18 @@ up | down
 inner | outer
 row rows | column columns
 word words | sentence sentences | paragraph paragraphs | page pages
+bullet bullets | sentence sentences | paragraph paragraphs | headline headlines | table | tweet
+| essay | poem | haiku | story | email | letter | summary | outline | script | slogan | limerick
+| sonnet | song
+formal | informal casual | friendly | polite | professional | angry | funny humorous | serious
+| sarcastic | persuasive | enthusiastic | empathetic | neutral | rude | apologetic | academic
+| poetic | positive | negative | simple simpler | clear clearer | detailed | brief concise
+| short shorter | long longer
+beginner beginners novice novices | intermediate | advanced expert experts
+english | spanish | french | german | italian | portuguese | chinese | mandarin | japanese
+| korean | russian | arabic | hindi | dutch | turkish | polish | swedish | greek | hebrew
+json | yaml | csv | xml | markdown | html
+home | gym
 internal | external
 global | local
 public | private
@@ -115,10 +127,14 @@ sync synchronous | async asynchronous
 """
 
 
+def _contrast_sets() -> list[str]:
+    return _CONTRAST_SETS.strip().replace("\n|", " |").splitlines()
+
+
 def _contrast_index() -> dict[str, list[tuple[int, str]]]:
     """word -> (set number, the alternative's first spelling), for every set the word is in."""
     index: dict[str, list[tuple[int, str]]] = {}
-    for number, line in enumerate(_CONTRAST_SETS.strip().splitlines()):
+    for number, line in enumerate(_contrast_sets()):
         for alternative in line.split("|"):
             spellings = alternative.split()
             for spelling in spellings:
@@ -127,6 +143,13 @@ def _contrast_index() -> dict[str, list[tuple[int, str]]]:
 
 
 _CONTRASTS = _contrast_index()
+# Small sets name roles one question can hold in either order ("can a man ask a woman", "what
+# do North Indians think of South Indians"); large ones (languages, formats, tones) name what is
+# asked for, and two of them in one question rarely swap roles ("I'm Chinese; how do I learn
+# English?").
+_ROLE_SETS = frozenset(
+    number for number, line in enumerate(_contrast_sets()) if line.count("|") < 4
+)
 _PHRASE_STARTS = frozenset(spelling.split()[0] for spelling in _CONTRASTS if " " in spelling)
 
 
@@ -193,13 +216,15 @@ _COORDINATORS = frozenset({"and", "or", "nor", "vs", "versus"})
 
 @lru_cache(maxsize=4096)
 def _ordered_alternatives(text: str) -> tuple[tuple[int, str, str], ...]:
-    """(set number, first, second) for each contrast set with two alternatives in ``text`` in an
-    order that may matter: not next to each other ("son/daughter") nor listed with "and", "or".
+    """(set number, first, second) for each set of roles with two in ``text`` in an order
+    that may matter: not next to each other ("son/daughter") nor listed with "and", "or".
     """
     found = word_list(text)
     seen: dict[int, list[tuple[str, int]]] = {}
     for i, word in enumerate(found):
         for number, alternative in _CONTRASTS.get(word, ()):
+            if number not in _ROLE_SETS:
+                continue
             firsts = seen.setdefault(number, [])
             if all(a != alternative for a, _ in firsts):
                 firsts.append((alternative, i))

@@ -125,6 +125,10 @@ NEAR_BUT_DIFFERENT = [
     ("how to zoom in on a mac", "how to zoom out on a mac"),
     ("give me a recipe for vegan lasagna", "give me a recipe for vegetarian lasagna"),
     (
+        "Rewrite this email in a formal tone: I can't make the meeting tomorrow.",
+        "Rewrite this email in a casual tone: I can't make the meeting tomorrow.",
+    ),
+    (
         "what is the difference between == and === in javascript",
         "what is the difference between = and == in javascript",
     ),

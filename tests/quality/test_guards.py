@@ -81,6 +81,22 @@ REFUSED = [
     ("contrasts", "Check if a number is odd in Python", "Check if a number is even in Python"),
     ("contrasts", "Summarize this in one sentence.", "Summarize this in one paragraph."),
     (
+        "contrasts",
+        "Rewrite this email in a formal tone: I can't make the meeting.",
+        "Rewrite this email in a casual tone: I can't make the meeting.",
+    ),
+    (
+        "contrasts",
+        "Summarize this as bullet points: sales rose.",
+        "Summarize this as a tweet: sales rose.",
+    ),
+    (
+        "contrasts",
+        "Write a guide to index funds for beginners",
+        "Write a guide to index funds for experts",
+    ),
+    ("contrasts", "answer in english: what is a noun?", "answer in german: what is a noun?"),
+    (
         "direction",
         "Translate from English to French: good morning",
         "Translate from French to English: good morning",
@@ -148,6 +164,7 @@ ALLOWED = [
     ("How can I increase the traffic to my website?", "How to increase my website traffic?"),
     ("How can I lose weight fast?", "How can I lose weight quickly?"),
     ("Is it better to rent or buy a house?", "Is it better to buy or rent a house?"),
+    ("What is the best way to learn English? I'm Chinese.", "I'm Chinese, how do I learn English?"),
     ("How do I log in to Gmail?", "How can I login to Gmail?"),
     ("What is 2 + 2?", "what is 2+2"),
     ("I rock back and forth - sometimes in circles.", "I rock back & forth, sometimes in circles."),
