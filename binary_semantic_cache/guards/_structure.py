@@ -81,7 +81,7 @@ inside | outside
 top | bottom
 up | down
 inner | outer
-row rows | column columns
+table tables | row rows | column columns
 word words | sentence sentences | paragraph paragraphs | page pages
 bullet bullets | sentence sentences | paragraph paragraphs | headline headlines | table | tweet
 | essay | poem | haiku | story | email | letter | summary | outline | script | slogan | limerick
@@ -119,7 +119,7 @@ cat cats kitten kittens | dog dogs puppy puppies
 vegan | vegetarian
 north northern | south southern | east eastern | west western
 ascending | descending
-horizontal | vertical
+horizontal horizontally | vertical vertically
 uppercase | lowercase
 client | server
 frontend | backend

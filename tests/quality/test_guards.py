@@ -74,6 +74,7 @@ REFUSED = [
     ("contrasts", "How do I gain weight fast?", "How do I lose weight fast?"),
     ("contrasts", "What are the pros of remote work?", "What are the cons of remote work?"),
     ("contrasts", "How do I delete a column in pandas?", "How do I delete a row in pandas?"),
+    ("contrasts", "How do I delete a table in MySQL?", "How do I delete a row in MySQL?"),
     ("contrasts", "how to round up in excel", "how to round down in excel"),
     ("contrasts", "How do I zoom in on a Mac?", "How do I zoom out on a Mac?"),
     ("contrasts", "How do I install numpy?", "How do I uninstall numpy?"),
