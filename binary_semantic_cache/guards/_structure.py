@@ -86,10 +86,10 @@ word words | sentence sentences | paragraph paragraphs | page pages
 bullet bullets | sentence sentences | paragraph paragraphs | headline headlines | table | tweet
 | essay | poem | haiku | story | email | letter | summary | outline | script | slogan | limerick
 | sonnet | song
-formal | informal casual | friendly | polite | professional | angry | funny humorous | serious
+formal professional | informal casual | friendly | polite | angry | funny humorous | serious
 | sarcastic | persuasive | enthusiastic | empathetic | neutral | rude | apologetic | academic
-| poetic | positive | negative | simple simpler | clear clearer | detailed | brief concise
-| short shorter | long longer
+| poetic | positive | negative | simple simpler | clear clearer | detailed long longer
+| brief concise short shorter
 beginner beginners novice novices | intermediate | advanced expert experts
 english | spanish | french | german | italian | portuguese | chinese | mandarin | japanese
 | korean | russian | arabic | hindi | dutch | turkish | polish | swedish | greek | hebrew
