@@ -38,36 +38,7 @@ odd | even
 more | less fewer
 most | least
 maximum | minimum
-increase increasing | decrease decreasing reduce
-gain | lose
-win | lose
-buy buying | sell selling
-import | export
 before | after
-start | stop
-add create | remove delete
-install | uninstall
-upgrade | downgrade
-read reading | write writing
-send sending | receive receiving
-show | hide
-connect | disconnect
-include | exclude
-push | pull
-zip | unzip
-lock | unlock
-block | unblock
-follow | unfollow
-mute | unmute
-zoom_in | zoom_out
-log_in login sign_in signin | log_out logout sign_out signout
-turn_on switch_on | turn_off switch_off
-opt_in | opt_out
-enable | disable
-upload | download
-encrypt | decrypt
-encode encoding | decode decoding
-compress compression | decompress decompression
 input | output
 love | hate
 like | dislike
@@ -125,10 +96,47 @@ client | server
 frontend | backend
 sync synchronous | async asynchronous
 """
+# Actions, as _CONTRAST_SETS. Two of one set in one text are steps in order ("read the text and
+# write a summary"), which a rewording may swap; only a replacement counts.
+_ACTION_SETS = """
+increase increasing | decrease decreasing reduce
+gain | lose
+win | lose
+buy buying | sell selling
+import | export
+start | stop
+add create | remove delete
+install | uninstall
+upgrade | downgrade
+read reading | write writing
+send sending | receive receiving
+show | hide
+connect | disconnect
+include | exclude
+push | pull
+zip | unzip
+lock | unlock
+block | unblock
+follow | unfollow
+mute | unmute
+zoom_in | zoom_out
+log_in login sign_in signin | log_out logout sign_out signout
+turn_on switch_on | turn_off switch_off
+opt_in | opt_out
+enable | disable
+upload | download
+encrypt | decrypt
+encode encoding | decode decoding
+compress compression | decompress decompression
+"""
+
+
+def _sets(text: str) -> list[str]:
+    return text.strip().replace("\n|", " |").splitlines()
 
 
 def _contrast_sets() -> list[str]:
-    return _CONTRAST_SETS.strip().replace("\n|", " |").splitlines()
+    return _sets(_CONTRAST_SETS) + _sets(_ACTION_SETS)
 
 
 def _contrast_index() -> dict[str, list[tuple[int, str]]]:
@@ -143,12 +151,12 @@ def _contrast_index() -> dict[str, list[tuple[int, str]]]:
 
 
 _CONTRASTS = _contrast_index()
-# Small sets name roles one question can hold in either order ("can a man ask a woman", "what
-# do North Indians think of South Indians"); large ones (languages, formats, tones) name what is
-# asked for, and two of them in one question rarely swap roles ("I'm Chinese; how do I learn
-# English?").
+# Small sets of things name roles one question can hold in either order ("can a man ask a
+# woman", "what do North Indians think of South Indians"); large ones (languages, formats, tones)
+# name what is asked for, and two of them in one question rarely swap roles ("I'm Chinese; how do
+# I learn English?").
 _ROLE_SETS = frozenset(
-    number for number, line in enumerate(_contrast_sets()) if line.count("|") < 4
+    number for number, line in enumerate(_sets(_CONTRAST_SETS)) if line.count("|") < 4
 )
 _PHRASE_STARTS = frozenset(spelling.split()[0] for spelling in _CONTRASTS if " " in spelling)
 

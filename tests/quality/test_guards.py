@@ -166,6 +166,10 @@ ALLOWED = [
     ("How can I lose weight fast?", "How can I lose weight quickly?"),
     ("Is it better to rent or buy a house?", "Is it better to buy or rent a house?"),
     ("Write a short poem about cats", "Write a brief poem about cats"),
+    (
+        "Read the text below and write a summary.",
+        "Write a summary of the text below after reading it.",
+    ),
     ("Write a formal email declining the offer", "Write a professional email declining the offer"),
     ("What is the best way to learn English? I'm Chinese.", "I'm Chinese, how do I learn English?"),
     ("How do I log in to Gmail?", "How can I login to Gmail?"),
