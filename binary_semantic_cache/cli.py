@@ -52,7 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(run=_info)
 
-    clear = commands.add_parser("clear", help="forget every stored answer, keep the settings")
+    clear = commands.add_parser(
+        "clear",
+        help="forget every stored answer, keep the settings (a cache shared through Redis "
+        "refills from it: clear that one with clear() in Python)",
+    )
     clear.add_argument("path", type=Path, help="the directory given as path= to the cache")
     clear.set_defaults(run=_clear)
 
