@@ -27,7 +27,8 @@ from binary_semantic_cache.embeddings.base import Embedder
 
 __all__ = ["main"]
 
-_SNAPSHOT = "snapshot.bsc"
+# A cache directory holds a log from its creation and a snapshot from its first save.
+_CACHE_FILES = ("log.bsc", "snapshot.bsc")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,8 +81,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _open_existing(path: Path, read_only: bool) -> BinarySemanticCache:
-    if not (path / _SNAPSHOT).is_file():
-        msg = f"{path}: expected a cache directory (holding {_SNAPSHOT}), found none"
+    if not any((path / name).is_file() for name in _CACHE_FILES):
+        msg = f"{path}: expected a cache directory (holding log.bsc or snapshot.bsc), found none"
         raise ValueError(msg)
     return BinarySemanticCache(path=path, read_only=read_only)
 

@@ -1,10 +1,10 @@
-"""A small bounded, thread-safe LRU map: the LangChain cache's exact tier."""
+"""A small bounded, thread-safe LRU map: the LangChain cache's exact tier and byte store."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 __all__ = ["BoundedLRU"]
@@ -49,6 +49,17 @@ class BoundedLRU(Generic[K, V]):
             while len(self._items) > self._max_entries:
                 evicted.append(self._items.popitem(last=False))
         return replaced, evicted
+
+    def items(self) -> list[tuple[K, V]]:
+        """A copy of every item, least recently used first."""
+        with self._lock:
+            return list(self._items.items())
+
+    def remove(self, keys: Iterable[K]) -> None:
+        """Remove the items under ``keys``; a missing key is no error."""
+        with self._lock:
+            for key in keys:
+                self._items.pop(key, None)
 
     def remove_where(self, predicate: Callable[[K, V], bool]) -> list[tuple[K, V]]:
         """Remove and return every item for which ``predicate(key, value)`` holds."""

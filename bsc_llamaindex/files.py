@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from binary_semantic_cache import CorruptCacheError
+from binary_semantic_cache._files import atomic_write
 
 __all__ = ["atomic_write", "load_json", "load_vectors", "save_vectors"]
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a synced temp file in the same directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def load_json(path: Path, expected_format: str) -> dict[str, Any]:

@@ -73,13 +73,24 @@ def test_info_reads_beside_a_running_writer(
     assert json.loads(capsys.readouterr().out)["entries"] == 4
 
 
+def test_info_reads_a_new_cache_that_was_never_saved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with BinarySemanticCache(BinaryEncoder(8), path=tmp_path / "new") as writer:
+        writer.put(np.ones(8, dtype=np.float32), "x")
+        writer.flush()
+        assert not (tmp_path / "new" / "snapshot.bsc").exists()
+        assert main(["info", str(tmp_path / "new"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["entries"] == 1
+
+
 def test_info_on_a_directory_that_is_no_cache_fails_and_names_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["info", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert str(tmp_path) in err
-    assert "expected a cache directory (holding snapshot.bsc), found none" in err
+    assert "expected a cache directory (holding log.bsc or snapshot.bsc), found none" in err
 
 
 def test_info_on_a_damaged_snapshot_fails_and_changes_nothing(
