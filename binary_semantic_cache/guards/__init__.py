@@ -8,7 +8,8 @@ question with the stored one and names the first difference it finds, or returns
 The checks are cheap string and regular-expression work (tens of microseconds a pair, less when
 the stored text was seen recently), not a language model. Each refuses a *replacement*: both texts
 carry a value of its kind and the values differ. A value on one side only ("lose weight" vs "lose
-weight in 2024") is extra detail and is let through, except for negation.
+weight in 2024") is extra detail and is let through, except for negation, a long shared text's
+rest, and code beside other code.
 
 - ``numbers``: digits (``1,000`` is ``1000``) and the number words two to twelve, hundred, ...;
 - ``dates``: years, month and weekday names, and relative days ("today", "tomorrow", ...);
@@ -23,8 +24,9 @@ weight in 2024") is extra detail and is let through, except for negation.
   bullet points or a tweet, for beginners or for experts);
 - ``quotes``: text in quotation marks that the other text does not contain;
 - ``code``: identifiers the other text does not contain (``snake_case``, ``camelCase``,
-  ``dotted.names``, ``call()``, ``--flags``, anything in backticks) and operators written alone
-  (``==`` vs ``===``, ``a + b`` vs ``a * b``);
+  ``dotted.names``, ``call(x)``, ``--flags``, anything in backticks) and operators written alone
+  (``==`` vs ``===``, ``a + b`` vs ``a - b``); when both texts hold code, code on one side only
+  is enough ("print(i)" vs "print(i * 2)");
 - ``direction``: the same words with their roles swapped ("English to French" vs "French to
   English", "is A better than B" vs "is B better than A", "can a man ask a woman" vs "can a woman
   ask a man");
@@ -86,7 +88,7 @@ _PAIR_CHECKS: dict[str, Callable[[str, str], tuple[set[str], set[str]]]] = {
 }
 _LABELS = {
     "quotes": "quoted text differs",
-    "code": "code identifiers differ",
+    "code": "code differs",
     "dates": "dates differ",
     "units": "units differ",
     "numbers": "numbers differ",
@@ -99,6 +101,9 @@ _LABELS = {
 _CONTAINED = frozenset({"quotes", "code"})
 # Checks for which a difference on one side only is enough to refuse.
 _ADDITION_COUNTS = frozenset({"negation", "shared_text"})
+# ... and those for which it is enough when both texts have values of the kind: two snippets of
+# code are different code ("print(i)" and "print(i * 2)"), while a name added in prose is detail.
+_ADDITION_COUNTS_IN_KIND = frozenset({"code"})
 
 
 @lru_cache(maxsize=8192)
@@ -107,9 +112,10 @@ def _features(check: str, text: str) -> frozenset[str]:
 
 
 def _written_in(value: str, text: str) -> bool:
-    """Whether ``value``'s words appear in a row in ``text``; an operator has none, so never."""
+    """Whether ``text`` holds ``value``: its words in a row, or an operator's characters anywhere
+    ("f(x) = y" and "f(x) =y" hold the same "=")."""
     words = plain(value)
-    return words.strip() != "" and words in plain(text)
+    return words in plain(text) if words.strip() else value in text
 
 
 def _show(values: set[str]) -> str:
@@ -161,16 +167,18 @@ class PrecisionGuards:
         """
         for name in self._checks:
             pair_check = _PAIR_CHECKS.get(name)
+            both_have_some = False
             if pair_check is not None:
                 only_query, only_stored = pair_check(query, stored)
             else:
                 mine, theirs = _features(name, query), _features(name, stored)
                 only_query, only_stored = set(mine - theirs), set(theirs - mine)
+                both_have_some = bool(mine and theirs)
             if name in _CONTAINED:
                 # Quoted text or an identifier written plainly in the other text is no change.
                 only_query = {v for v in only_query if not _written_in(v, stored)}
                 only_stored = {v for v in only_stored if not _written_in(v, query)}
-            if name in _ADDITION_COUNTS:
+            if name in _ADDITION_COUNTS or (both_have_some and name in _ADDITION_COUNTS_IN_KIND):
                 refuse = bool(only_query or only_stored)
             else:
                 # Something replaced, not something added: "2023" vs "2024", "Java" vs "Python".

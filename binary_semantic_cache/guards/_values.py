@@ -69,14 +69,16 @@ _QUOTED = re.compile(
 _BACKTICKS = re.compile(r"`([^`]+)`")
 _CODE = re.compile(
     r"--?[a-z][\w-]*"  # --flags
-    r"|[A-Za-z_]\w*\(\)"  # call()
+    r"|[A-Za-z_]\w*\([^\s()]*\)"  # call(), call(x)
     r"|\w*[a-z0-9]_\w+"  # snake_case
     r"|[a-z]+[A-Z]\w*"  # camelCase
     r"|[A-Za-z_]\w+(?:\.[A-Za-z_]\w+)+"  # dotted.names, file.ext
 )
 # An operator written as a word of its own: "==" and "===", "+=" and "-=", "a + b" and "a * b".
-# Alone, "-", "&" and "!" are prose more often (a dash, "and", an exclamation).
+# Alone, "&" and "!" are prose more often ("and", an exclamation), and so is "-" (a dash) unless
+# it stands between two numbers or one-letter names ("5 - 3", "a - b").
 _OPERATOR = re.compile(r"[=<>|+*/%^~]|[=!<>&|+\-*/%^~]{2,}")
+_OPERAND = re.compile(r"\d+(?:\.\d+)?|[A-Za-z]")
 # A character every _CODE form, operator or backticked text has, or a lower-upper pair.
 _CODE_HINT = re.compile(r"[-(_.`=!<>&|+*/%^~]|[a-z][A-Z]")
 _NOT_NEGATING = re.compile(
@@ -136,9 +138,16 @@ def code(text: str) -> frozenset[str]:
     if "`" in text:
         found.update(b.lower() for b in _BACKTICKS.findall(text))
         text = _BACKTICKS.sub(" ", text)
-    for raw in text.split():
+    tokens = text.split()
+    for i, raw in enumerate(tokens):
         if _OPERATOR.fullmatch(operator := raw.strip("?,;:.\"'()")):
             found.add(operator)
+            continue
+        if raw == "-" and 0 < i < len(tokens) - 1:
+            if all(
+                _OPERAND.fullmatch(t.strip("?,;:.\"'()")) for t in (tokens[i - 1], tokens[i + 1])
+            ):
+                found.add(raw)
             continue
         token = raw.strip("?,!;:\"\u201c\u201d'").rstrip(".")
         plain_word = token.isalpha() and (token.islower() or token.isupper() or token.istitle())

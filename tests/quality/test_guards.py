@@ -55,6 +55,12 @@ REFUSED = [
         "What is the difference between = and == in JavaScript?",
     ),
     ("code", "When is a <= b true?", "When is a >= b true?"),
+    ("code", "What does x = a + b do?", "What does x = a - b do?"),
+    (
+        "code",
+        "Fix this code: for i in range(10): print(i)",
+        "Fix this code: for i in range(10): print(i * 2)",
+    ),
     (
         "contrasts",
         "What is the maximum daily dose of ibuprofen for adults?",
@@ -174,6 +180,9 @@ ALLOWED = [
     ("What is the best way to learn English? I'm Chinese.", "I'm Chinese, how do I learn English?"),
     ("How do I log in to Gmail?", "How can I login to Gmail?"),
     ("What is 2 + 2?", "what is 2+2"),
+    ("What is the range of f(x) = sin^-1(x)?", "What is the range of f(x) =sin^-1(x)?"),
+    ("How do I use os.path.join?", "How do I use os.path.join in a loop?"),
+    ("Python - how do I sort a list?", "Python: how do I sort a list?"),
     ("I rock back and forth - sometimes in circles.", "I rock back & forth, sometimes in circles."),
     (
         RAG.format(question="How long is the warranty?"),
@@ -201,7 +210,7 @@ def test_each_check_refuses_in_both_directions(check: str, one: str, other: str)
             "negation",
             "named entities",
             "quoted text",
-            "code identifiers",
+            "code",
             "alternatives",
             "directions",
             "the rest of a long shared text",
