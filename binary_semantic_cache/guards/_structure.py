@@ -60,7 +60,8 @@ bullet bullets | sentence sentences | paragraph paragraphs | headline headlines 
 formal professional | informal casual | friendly | polite | angry | funny humorous | serious
 | sarcastic | persuasive | enthusiastic | empathetic | neutral | rude | apologetic | academic
 | poetic | positive | negative | simple simpler | clear clearer | detailed long longer
-| brief concise short shorter
+| brief concise short shorter | complaint | thank_you | apology | resignation
+| recommendation reference | cover | invitation | condolence sympathy
 beginner beginners novice novices | intermediate | advanced expert experts
 english | spanish | french | german | italian | portuguese | chinese | mandarin | japanese
 | korean | russian | arabic | hindi | dutch | turkish | polish | swedish | greek | hebrew

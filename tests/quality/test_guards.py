@@ -104,6 +104,11 @@ REFUSED = [
     ),
     ("contrasts", "answer in english: what is a noun?", "answer in german: what is a noun?"),
     (
+        "contrasts",
+        "write a complaint letter to my landlord about the heating",
+        "write a thank you letter to my landlord about the heating",
+    ),
+    (
         "direction",
         "Translate from English to French: good morning",
         "Translate from French to English: good morning",
