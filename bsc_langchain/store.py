@@ -51,7 +51,8 @@ class BinaryByteStore(ByteStore):
 
     Thread-safe. ``mset`` checks every pair before storing any. :meth:`persist` writes the live
     entries atomically (a crash leaves the previous file); a damaged file is refused with
-    ``CorruptCacheError`` and left as it is.
+    ``CorruptCacheError`` and left as it is. ``CacheBackedEmbeddings`` stores a vector as JSON
+    text, about 8 kB for 384 dimensions, so ``max_entries`` bounds memory and the file too.
 
     Args:
         path: A directory to load ``bytestore.bsc`` from now and to :meth:`persist` it to.
