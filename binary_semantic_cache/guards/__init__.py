@@ -29,7 +29,8 @@ rest, and code beside other code.
   is enough ("print(i)" vs "print(i * 2)");
 - ``direction``: the same words with their roles swapped ("English to French" vs "French to
   English", "is A better than B" vs "is B better than A", "can a man ask a woman" vs "can a woman
-  ask a man");
+  ask a man"), or two words trading places with all else the same, in any language ("why do
+  Poles dislike Russians" vs "why do Russians dislike Poles");
 - ``shared_text``: two texts that repeat most of each other word for word (a prompt template, a
   retrieved context) and differ in the rest. Their vectors are mostly the shared text, so their
   similarity says little about the part that differs (the question): such a pair is served only

@@ -216,11 +216,36 @@ def swapped_roles(query: str, stored: str) -> tuple[set[str], set[str]]:
     for number, first, second in _ordered_alternatives(query):
         if theirs_in_order.get(number) == (second, first):
             return {f"{first} before {second}"}, {f"{second} before {first}"}
+    exchanged = _exchanged_words(query, stored)
+    if exchanged is not None:
+        first, second = exchanged
+        return {f"{first} before {second}"}, {f"{second} before {first}"}
     return set(), set()
 
 
-# Words that list alternatives without ordering them: "men and women", "buy or sell".
-_COORDINATORS = frozenset({"and", "or", "nor", "vs", "versus"})
+# Words that list alternatives without ordering them: "men and women", "buy or sell", in English
+# and in the other languages the exchange rule below meets most ("hombres y mujeres").
+_COORDINATORS = frozenset(
+    {"and", "or", "nor", "vs", "versus", "y", "o", "e", "et", "ou", "und", "oder", "и", "или"}
+)
+
+
+def _exchanged_words(query: str, stored: str) -> tuple[str, str] | None:
+    """Two words that trade places with all else the same ("Why do Poles dislike Russians?" vs
+    "Why do Russians dislike Poles?", in any language), unless side by side or listed.
+    """
+    one, other = word_list(query), word_list(stored)
+    if len(one) != len(other) or one == other:
+        return None
+    differ = [i for i, (a, b) in enumerate(zip(one, other, strict=True)) if a != b]
+    if len(differ) != 2:
+        return None
+    i, j = differ
+    between = one[i + 1 : j]
+    listed = not between or (len(between) <= 2 and not _COORDINATORS.isdisjoint(between))
+    if one[i] != other[j] or one[j] != other[i] or listed:
+        return None
+    return one[i], one[j]
 
 
 @lru_cache(maxsize=4096)

@@ -120,6 +120,12 @@ REFUSED = [
     ),
     ("direction", "Is Java better than Python?", "Is Python better than Java?"),
     ("direction", "How can a man attract a woman?", "How can a woman attract a man?"),
+    ("direction", "Why do Poles dislike Russians?", "Why do Russians dislike Poles?"),
+    (
+        "direction",
+        "¿Cómo se traduce del inglés al francés?",
+        "¿Cómo se traduce del francés al inglés?",
+    ),
     (
         "direction",
         "How do you convert benzene into toluene?",
@@ -176,6 +182,8 @@ ALLOWED = [
     ("How can I increase the traffic to my website?", "How to increase my website traffic?"),
     ("How can I lose weight fast?", "How can I lose weight quickly?"),
     ("Is it better to rent or buy a house?", "Is it better to buy or rent a house?"),
+    ("Who is taller, Tom or Bob?", "Who is taller, Bob or Tom?"),
+    ("¿Es mejor Python o Java?", "¿Es mejor Java o Python?"),
     ("Write a short poem about cats", "Write a brief poem about cats"),
     (
         "Read the text below and write a summary.",
