@@ -90,6 +90,7 @@ def _open_existing(path: Path, read_only: bool) -> BinarySemanticCache:
 def _info(args: argparse.Namespace) -> int:
     with _open_existing(args.path, read_only=True) as cache:
         counters = cache.stats()
+        del counters["entries"]  # the same as len(cache), reported once
         report: dict[str, Any] = {
             "path": str(args.path),
             "files": {f.name: f.stat().st_size for f in sorted(args.path.iterdir()) if f.is_file()},
@@ -110,7 +111,6 @@ def _info(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
         return 0
     counters = report.pop("counters")
-    counters.pop("entries", None)
     files = report.pop("files")
     print(f"path                  {report.pop('path')}")
     print("files                 " + ", ".join(f"{n} {s:,} B" for n, s in files.items()))

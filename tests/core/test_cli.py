@@ -53,6 +53,7 @@ def test_info_reports_entries_settings_and_counters(
     assert (report["entries"], report["max_entries"], report["partitions"]) == (3, 50, 2)
     assert (report["embedding_dim"], report["code_bits"], report["seed"]) == (16, 256, 1)
     assert report["counters"]["inserts"] == 3
+    assert "entries" not in report["counters"]
     assert report["counters"]["hits"] == 1
     assert report["response_bytes"] > 0
     assert set(report["files"]) >= {"snapshot.bsc", "log.bsc"}
