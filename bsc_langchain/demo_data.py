@@ -2,7 +2,8 @@
 
 Each :class:`Group` is one question with rewordings that one answer serves. ``NEAR_MISSES`` are
 questions worded like a group's but asking something else (another country, a negation,
-another number): a cache that answers one of them from the wrong group has served a wrong hit.
+another number, another audience, zoom out for zoom in, another tone): a cache that answers one
+of them from the wrong group has served a wrong hit.
 """
 
 from __future__ import annotations
@@ -194,6 +195,27 @@ GROUPS: tuple[Group, ...] = (
         ),
         "To cool demand and bring inflation back towards target.",
     ),
+    Group(
+        "ibuprofen-adults",
+        "What is the maximum daily dose of ibuprofen for adults?",
+        (
+            "What's the maximum daily dose of ibuprofen for an adult?",
+            "What is the max daily dose of ibuprofen for adults?",
+        ),
+        "1,200 mg a day without a doctor's advice; up to 3,200 mg under supervision.",
+    ),
+    Group(
+        "mac-zoom-in",
+        "How do I zoom in on a Mac?",
+        ("How can I zoom in on my Mac?", "How do you zoom in on a Mac?"),
+        "Press Command and + (plus), or pinch out on the trackpad.",
+    ),
+    Group(
+        "email-formal",
+        "Rewrite this email in a formal tone: I can't make the meeting tomorrow.",
+        ("Please rewrite this email in a formal tone: I can't make the meeting tomorrow.",),
+        "I regret that I will be unable to attend tomorrow's meeting.",
+    ),
 )
 
 NEAR_MISSES: tuple[Group, ...] = (
@@ -263,5 +285,24 @@ NEAR_MISSES: tuple[Group, ...] = (
         "How far is the Sun from the Earth?",
         (),
         "About 150 million km on average.",
+    ),
+    # Worded so closely that they embed above the threshold: the precision guards refuse them.
+    Group(
+        "ibuprofen-children",
+        "What is the maximum daily dose of ibuprofen for children?",
+        (),
+        "It depends on weight: 20 to 30 mg per kg a day, in three or four doses.",
+    ),
+    Group(
+        "mac-zoom-out",
+        "How do I zoom out on a Mac?",
+        (),
+        "Press Command and - (minus), or pinch in on the trackpad.",
+    ),
+    Group(
+        "email-casual",
+        "Rewrite this email in a casual tone: I can't make the meeting tomorrow.",
+        (),
+        "Hey, I can't make it to the meeting tomorrow, sorry!",
     ),
 )

@@ -30,4 +30,7 @@ def test_the_demo_prints_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert counts["exact hits"] > 0 and counts["semantic hits"] > 0
     assert misses + counts["exact hits"] + counts["semantic hits"] == counts["calls"]
     assert counts["model calls saved"] == counts["exact hits"] + counts["semantic hits"]
+    assert counts["wrong hits"] == 0
+    refusals = int(re.search(r"guard refusals\s+(\d+)", out).group(1))  # type: ignore[union-attr]
+    assert refusals >= 3  # the near misses worded above the threshold
     assert "cost saved" in out and "p50 latency, semantic hit" in out
