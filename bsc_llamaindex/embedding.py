@@ -100,11 +100,7 @@ class BSCEmbedding(BaseEmbedding):
 
 def resolve_embedder(embedding: object) -> Embedder:
     """Return the bsc-cache ``Embedder`` for an LLM cache's ``embedding`` argument."""
-    if embedding is None:
-        return DefaultEmbedder()
-    if isinstance(embedding, BSCEmbedding):
-        return embedding.embedder
-    return as_embedder(embedding)
+    return DefaultEmbedder() if embedding is None else as_embedder(embedding)
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,13 @@ class LlamaIndexEmbedder(_FrameworkEmbedder):
         return self._check(await self._wrapped.aget_text_embedding_batch(items), len(items))
 
 
+# The frameworks' views of an Embedder, by module and class (imported only by their users).
+_OWN_WRAPPERS = (
+    ("bsc_langchain.embeddings", "BSCEmbeddings"),
+    ("bsc_llamaindex.embedding", "BSCEmbedding"),
+)
+
+
 def _is_instance(obj: object, module: str, name: str) -> bool:
     loaded = sys.modules.get(module)
     cls = getattr(loaded, name, None) if loaded is not None else None
@@ -113,8 +120,10 @@ def as_embedder(obj: object, *, model_id: str | None = None) -> Embedder:
     """Return ``obj`` as an :class:`Embedder`.
 
     Accepts an :class:`Embedder` (returned as is), a LangChain ``Embeddings`` or a
-    LlamaIndex ``BaseEmbedding``. ``model_id`` names a wrapped framework model in cache
-    partition keys; by default it is built from its class and model name.
+    LlamaIndex ``BaseEmbedding``. This package's own framework wrappers (``BSCEmbeddings``,
+    ``BSCEmbedding``) give back the embedder they wrap, with its id and its input window.
+    ``model_id`` names a wrapped framework model in cache partition keys; by default it is
+    built from its class and model name.
 
     Example:
         .. code-block:: python
@@ -125,6 +134,10 @@ def as_embedder(obj: object, *, model_id: str | None = None) -> Embedder:
     # member, and reading `dim` of a remote embedder may send a probe request.
     if isinstance(obj, (BaseEmbedder, Embedder)):
         return obj
+    for module, name in _OWN_WRAPPERS:
+        if _is_instance(obj, module, name):
+            inner: Embedder = obj.embedder  # type: ignore[attr-defined]
+            return inner
     if _is_instance(obj, "langchain_core.embeddings", "Embeddings"):
         return LangChainEmbedder(obj, model_id=model_id)
     if _is_instance(obj, "llama_index.core.base.embeddings.base", "BaseEmbedding"):

@@ -7,7 +7,8 @@ import pytest
 from langchain_core.embeddings import Embeddings
 from langchain_tests.integration_tests import EmbeddingsIntegrationTests
 
-from bsc_langchain import BSCEmbeddings
+from binary_semantic_cache.embeddings import as_embedder
+from bsc_langchain import BinarySemanticLLMCache, BSCEmbeddings
 from tests.langchain.conftest import CountingEmbedder
 
 
@@ -49,3 +50,10 @@ async def test_async_goes_through_the_embedders_aembed(embedder: CountingEmbedde
 def test_something_that_is_no_embedder_is_refused(wrong: object) -> None:
     with pytest.raises(TypeError, match=r"BSCEmbeddings takes a bsc-cache Embedder .* got "):
         BSCEmbeddings(wrong)  # type: ignore[arg-type]
+
+
+def test_the_cache_given_one_uses_the_embedder_inside(embedder: CountingEmbedder) -> None:
+    # Its id and its input window (long questions matched exactly) come with it.
+    assert as_embedder(BSCEmbeddings(embedder)) is embedder
+    cache = BinarySemanticLLMCache(BSCEmbeddings(embedder))
+    assert f"embedding={embedder.model_id!r}" in repr(cache)

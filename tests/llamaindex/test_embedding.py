@@ -13,7 +13,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import PrivateAttr
 
 from binary_semantic_cache import CorruptCacheError
-from binary_semantic_cache.embeddings import DefaultEmbedder
+from binary_semantic_cache.embeddings import DefaultEmbedder, as_embedder
 from bsc_llamaindex import BinaryCachedEmbedding, BSCEmbedding
 
 
@@ -136,3 +136,7 @@ def test_bad_inputs() -> None:
         BinaryCachedEmbedding(CountingEmbedding(), max_entries=0)
     with pytest.raises(ValueError, match="no directory"):
         BinaryCachedEmbedding(CountingEmbedding()).persist()
+
+
+def test_the_wrapper_gives_back_its_embedder(embedder: DefaultEmbedder) -> None:
+    assert as_embedder(BSCEmbedding(embedder)) is embedder
