@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -82,8 +83,7 @@ class MemoizedEmbedder(BaseEmbedder):
         with self._lock:
             self._too_long[missing[0]] = None
             self._too_long.move_to_end(missing[0])
-            while len(self._too_long) > self._maxsize:
-                self._too_long.popitem(last=False)
+            _keep_newest(self._too_long, self._maxsize)
 
     def _lookup(self, items: list[str]) -> tuple[dict[str, npt.NDArray[np.float32]], list[str]]:
         found: dict[str, npt.NDArray[np.float32]] = {}
@@ -113,8 +113,7 @@ class MemoizedEmbedder(BaseEmbedder):
                 found[text] = vector
                 self._memo[text] = vector
                 self._memo.move_to_end(text)
-            while len(self._memo) > self._maxsize:
-                self._memo.popitem(last=False)
+            _keep_newest(self._memo, self._maxsize)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         items = validate_texts(texts)
@@ -139,3 +138,9 @@ class MemoizedEmbedder(BaseEmbedder):
                 raise
             self._store(found, missing, vectors)
         return np.stack([found[text] for text in items])
+
+
+def _keep_newest(items: OrderedDict[str, Any], maxsize: int) -> None:
+    """Drop the least recently used items past ``maxsize``; the caller holds the lock."""
+    while len(items) > maxsize:
+        items.popitem(last=False)
