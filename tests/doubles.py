@@ -1,4 +1,4 @@
-"""Test doubles shared by the adapter tests."""
+"""Test doubles and data shared by the tests."""
 
 from __future__ import annotations
 
@@ -49,3 +49,13 @@ def running_redis_cluster(workdir: Path, namespace: str) -> Iterator[str]:
         yield next(node.url for node in cluster.nodes if node is not owner)
     finally:
         cluster.kill()
+
+
+# Labelled question pairs (stored, new, one answer serves both) for calibration tests.
+LABELLED_PAIRS = [
+    ("How do I reset my password?", "I forgot my password, how do I reset it?", True),
+    ("How do I reset my password?", "How can I reset my password?", True),
+    ("What is the capital of France?", "What's the capital city of France?", True),
+    ("How do I reset my password?", "How do I change my username?", False),
+    ("What is the capital of France?", "What is the capital of Germany?", False),
+]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.doubles import LABELLED_PAIRS
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -93,14 +95,9 @@ def test_the_core_example_stores_then_finds(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_the_calibration_example_prints_a_threshold(capsys: pytest.CaptureFixture[str]) -> None:
-    pairs = [
-        ("How do I reset my password?", "I forgot my password, how do I reset it?", True),
-        ("How do I reset my password?", "How can I reset my password?", True),
-        ("What is the capital of France?", "What's the capital city of France?", True),
-        ("How do I reset my password?", "How do I change my username?", False),
-        ("What is the capital of France?", "What is the capital of Germany?", False),
-    ]
-    exec(_example("from binary_semantic_cache.calibrate import calibrate"), {"pairs": pairs})
+    exec(
+        _example("from binary_semantic_cache.calibrate import calibrate"), {"pairs": LABELLED_PAIRS}
+    )
     threshold, precision, hit_rate = (float(v) for v in capsys.readouterr().out.split())
     assert 0.0 < threshold < 1.0
     assert precision >= 0.95

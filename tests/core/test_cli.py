@@ -15,14 +15,9 @@ from binary_semantic_cache import BinaryEncoder, BinarySemanticCache
 from binary_semantic_cache.calibrate import calibrate
 from binary_semantic_cache.cli import main
 from binary_semantic_cache.guards import PrecisionGuards
+from tests.doubles import LABELLED_PAIRS
 
-PAIRS = [
-    ("How do I reset my password?", "I forgot my password, how do I reset it?", True),
-    ("How do I reset my password?", "How can I reset my password?", True),
-    ("What is the capital of France?", "What's the capital city of France?", True),
-    ("How do I reset my password?", "How do I change my username?", False),
-    ("What is the capital of France?", "What is the capital of Germany?", False),
-]
+PAIRS = LABELLED_PAIRS
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from tests.langchain.conftest import CountingEmbedder
 THREE = (b"foo", b"bar", b"buzz")
 
 
-class TestBinaryByteStoreSync(BaseStoreSyncTests[bytes]):
+class _Fixtures:
     @pytest.fixture
     def kv_store(self) -> BaseStore[str, bytes]:
         return BinaryByteStore()
@@ -27,19 +27,17 @@ class TestBinaryByteStoreSync(BaseStoreSyncTests[bytes]):
     @pytest.fixture
     def three_values(self) -> tuple[bytes, bytes, bytes]:
         return THREE
+
+
+class TestBinaryByteStoreSync(_Fixtures, BaseStoreSyncTests[bytes]):
+    pass
 
 
 # Marked for pytest-asyncio's strict mode; the suite's one plain test does not mind the mark.
 @pytest.mark.asyncio
 @pytest.mark.filterwarnings("ignore:The test <Function test_no_overrides:pytest.PytestWarning")
-class TestBinaryByteStoreAsync(BaseStoreAsyncTests[bytes]):
-    @pytest.fixture
-    def kv_store(self) -> BaseStore[str, bytes]:
-        return BinaryByteStore()
-
-    @pytest.fixture
-    def three_values(self) -> tuple[bytes, bytes, bytes]:
-        return THREE
+class TestBinaryByteStoreAsync(_Fixtures, BaseStoreAsyncTests[bytes]):
+    pass
 
 
 def _filled(path: Path | None = None, **kwargs: float) -> BinaryByteStore:
