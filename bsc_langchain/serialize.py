@@ -15,7 +15,13 @@ from langchain_core.load import dumps, loads
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
 
-__all__ = ["ALLOWED_OBJECTS", "dump_generations", "fresh_generations", "load_generations"]
+__all__ = [
+    "ALLOWED_OBJECTS",
+    "dump_generations",
+    "fresh_generations",
+    "load_generations",
+    "without_run_ids",
+]
 
 #: The only classes a stored payload may revive: what a chat model or an LLM returns.
 ALLOWED_OBJECTS: tuple[type[Any], ...] = (
@@ -49,10 +55,8 @@ def load_generations(payload: str) -> list[Generation]:
     return value
 
 
-def fresh_generations(
-    templates: Sequence[Generation], similarity: float, tier: str
-) -> list[Generation]:
-    """Return new generation objects built from stored ones, marked as cache hits.
+def fresh_generations(templates: Sequence[Generation], marks: dict[str, Any]) -> list[Generation]:
+    """Return new generation objects built from stored ones, marked as cache hits (``marks``).
 
     A caller that mutates a hit (LangChain itself rewrites ``usage_metadata`` on hits) must not
     change what the next hit returns, so nothing here shares a mutable object with the templates.
@@ -63,12 +67,7 @@ def fresh_generations(
         if isinstance(template, ChatGeneration):
             message = template.message.model_copy(deep=True)
             message.id = None
-            message.response_metadata = {
-                **message.response_metadata,
-                "cache_hit": True,
-                "cache_similarity": similarity,
-                "cache_tier": tier,
-            }
+            message.response_metadata = {**message.response_metadata, **marks}
             out.append(
                 type(template)(
                     message=message, generation_info=copy.deepcopy(template.generation_info)
@@ -77,4 +76,17 @@ def fresh_generations(
         else:
             # A plain Generation has no message metadata to mark; it is returned as stored.
             out.append(template.model_copy(deep=True))
+    return out
+
+
+def without_run_ids(generations: Sequence[Generation]) -> list[Generation]:
+    """Copies without the id of the run that produced each message: it is not the answer."""
+    out: list[Generation] = []
+    for generation in generations:
+        message = getattr(generation, "message", None)
+        if message is not None and message.id is not None:
+            generation = generation.model_copy(
+                update={"message": message.model_copy(update={"id": None})}
+            )
+        out.append(generation)
     return out

@@ -21,7 +21,7 @@ from langchain_core.stores import ByteStore
 
 from binary_semantic_cache import CorruptCacheError, UnsupportedFormatError
 from binary_semantic_cache._files import atomic_write
-from bsc_langchain.lru import BoundedLRU
+from binary_semantic_cache.lru import BoundedLRU
 
 __all__ = ["BinaryByteStore"]
 

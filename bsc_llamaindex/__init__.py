@@ -17,7 +17,7 @@ from bsc_llamaindex.partition import (
     split_completion,
     split_messages,
 )
-from bsc_llamaindex.stats import CacheStats
+from bsc_llamaindex.stats import CacheStats, ModelPrice
 
 __all__ = [
     "DEFAULT_QUERY_TEMPLATES",
@@ -27,6 +27,7 @@ __all__ = [
     "BinarySemanticLLM",
     "CacheStats",
     "EmbeddingCacheStats",
+    "ModelPrice",
     "PromptParts",
     "split_completion",
     "split_messages",

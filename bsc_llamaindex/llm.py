@@ -23,37 +23,37 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection
 from llama_index.core.prompts import BasePromptTemplate
 
-from binary_semantic_cache import DEFAULT_MAX_ENTRIES, DEFAULT_SIMILARITY_THRESHOLD
-from binary_semantic_cache._adapter import ClosingContext, GuardsArg, PathArg
+from binary_semantic_cache._adapter import ClosingContext
 from binary_semantic_cache.embeddings import Embedder
+from binary_semantic_cache.request_engine import CacheOptions, Request, RequestEngine
+from binary_semantic_cache.stats import CacheStats
 from bsc_llamaindex.embedding import resolve_embedder
-from bsc_llamaindex.engine import CacheKey, ResponseCache
+from bsc_llamaindex.engine import call_request, open_engine
 from bsc_llamaindex.events import areplay, async_chunks, replay
-from bsc_llamaindex.identity import canonical_json, component_identity
 from bsc_llamaindex.partition import (
     PromptParts,
     compile_templates,
-    partition_id,
     split_completion,
     split_messages,
 )
 from bsc_llamaindex.payload import (
+    StoredAnswer,
     chat_chunks,
+    chat_fields,
     chat_response,
     completion_chunks,
+    completion_fields,
     completion_response,
-    dump_chat,
-    dump_completion,
 )
-from bsc_llamaindex.stats import CacheStats
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
+    from typing_extensions import Unpack
 
 __all__ = ["BinarySemanticLLM"]
 
 R = TypeVar("R", ChatResponse, CompletionResponse)
-Dump = Callable[[str | None, R, Sequence[str] | None], str]
+Fields = Callable[[R, Sequence[str] | None], dict[str, Any]]
 
 
 class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
@@ -87,24 +87,16 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
         embedding: An ``Embedder``, a LlamaIndex ``BaseEmbedding`` or a LangChain
             ``Embeddings``; default: the offline
             :class:`~binary_semantic_cache.embeddings.DefaultEmbedder`.
-        similarity_threshold: Estimated cosine (0..1) a stored question must reach to answer;
-            higher is stricter.
-        max_entries: Stored answers kept, least recently used evicted first.
-        ttl_seconds: Lifetime of an answer; ``None`` keeps answers until evicted.
-        namespace: Tenant name; caches never answer across namespaces.
-        rescore: Re-rank the nearest codes with their stored vectors before deciding.
+        namespace: Tenant name; wrappers never answer across namespaces.
         query_templates: Your own question templates (format strings or prompt templates with a
             ``{query_str}`` or ``{question}`` variable) whose other variables must match exactly.
-        path: A directory to persist the answers in (one writer per directory); a new process
-            over it answers what an earlier one stored. ``None``: in memory only.
-        redis_url: ``redis://`` or ``rediss://`` URL: wrappers with the same ``namespace`` on
-            that Redis share their answers (lookups are still served locally).
-        redis_cluster: ``redis_url`` names a node of a Redis Cluster.
-        guards: ``True`` (default) runs the default
-            :class:`~binary_semantic_cache.guards.PrecisionGuards` before a semantic hit is
-            served (numbers, dates, units, negation, names, alternatives, the direction of
-            "A to B", quotes, code and the rest of a long shared text must agree; a refusal is a
-            miss, counted in ``stats().guard_refusals``), ``False`` none, or pass your own.
+        options: The cache's options, the same for every front door (see
+            :class:`~binary_semantic_cache.request_engine.CacheOptions`):
+            ``similarity_threshold``, ``max_entries``, ``ttl_seconds``, ``rescore``, ``path``,
+            ``redis_url``, ``redis_cluster``, ``guards`` (a refusal is a miss, counted in
+            ``stats().refusals``), ``verifier``, ``min_verifier_score``, ``exact_tier_size``,
+            ``prices`` (priced by the wrapped model's ``metadata.model_name``), ``tracing``,
+            ``trace_prompts``.
 
     Example:
         .. code-block:: python
@@ -119,7 +111,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
     """
 
     _inner: LLM = PrivateAttr()
-    _cache: ResponseCache = PrivateAttr()
+    _engine: RequestEngine[StoredAnswer] = PrivateAttr()
     _namespace: str = PrivateAttr()
     _embedder_id: str = PrivateAttr()
     _patterns: tuple[re.Pattern[str], ...] = PrivateAttr()
@@ -129,16 +121,9 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
         inner_llm: LLM,
         embedding: Embedder | BaseEmbedding | None = None,
         *,
-        similarity_threshold: float = DEFAULT_SIMILARITY_THRESHOLD,
-        max_entries: int = DEFAULT_MAX_ENTRIES,
-        ttl_seconds: float | None = None,
         namespace: str = "default",
-        rescore: bool = False,
         query_templates: Iterable[BasePromptTemplate | str] = (),
-        path: PathArg = None,
-        redis_url: str | None = None,
-        redis_cluster: bool = False,
-        guards: GuardsArg = True,
+        **options: Unpack[CacheOptions],
     ) -> None:
         if not isinstance(inner_llm, LLM):
             msg = (
@@ -167,18 +152,7 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
         self._namespace = namespace
         self._embedder_id = embedder.model_id
         self._patterns = patterns
-        self._cache = ResponseCache(
-            embedder,
-            similarity_threshold=similarity_threshold,
-            max_entries=max_entries,
-            ttl_seconds=ttl_seconds,
-            rescore=rescore,
-            path=path,
-            redis_url=redis_url,
-            redis_namespace=f"bsc_llamaindex/{namespace}",
-            redis_cluster=redis_cluster,
-            guards=guards,
-        )
+        self._engine = open_engine(embedder, inner_llm, namespace, **options)
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
@@ -210,60 +184,49 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
     @property
     def similarity_threshold(self) -> float:
         """Estimated cosine a stored question must reach to answer a new one."""
-        return self._cache.core.similarity_threshold
+        return self._engine.core.similarity_threshold
 
     def stats(self) -> CacheStats:
-        """Return hits (exact and semantic), misses, writes and failures."""
-        return self._cache.stats()
+        """Return hits by tier, misses, refusals by reason, writes, failures, savings, latency."""
+        return self._engine.stats()
 
     def clear(self) -> None:
         """Forget every stored answer."""
-        self._cache.clear()
+        self._engine.clear()
 
     def close(self) -> None:
         """Write out and release the directory (with ``path``), stop following Redis.
 
         Idempotent. A call after it still reaches the wrapped model: lookups are misses.
         """
-        self._cache.close()
+        self._engine.close()
 
     # -- keys -----------------------------------------------------------------------------
 
     def _key(
         self, kind: str, kwargs: dict[str, Any], split: Callable[[], PromptParts]
-    ) -> CacheKey | None:
+    ) -> Request | None:
         try:
-            parts = split()
-            inner = self._inner
-            # Excluded from the model's fields, but they change the prompt the model reads.
-            formatters = canonical_json([inner.messages_to_prompt, inner.completion_to_prompt])
-            partition = partition_id(
-                self._namespace,
-                component_identity(inner),
-                formatters,
-                self._embedder_id,
-                kind,
-                canonical_json(kwargs),
-                parts.context,
+            return call_request(
+                self._namespace, self._inner, self._embedder_id, kind, kwargs, split()
             )
-            return self._cache.key(partition, parts.query)
         except Exception as exc:
-            self._cache.lookup_failed(exc)
+            self._engine.lookup_failed(exc)
             return None
 
-    def _chat_key(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> CacheKey | None:
+    def _chat_key(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> Request | None:
         return self._key("chat", kwargs, lambda: split_messages(messages, self._patterns))
 
     def _completion_key(
         self, prompt: str, formatted: bool, kwargs: dict[str, Any]
-    ) -> CacheKey | None:
+    ) -> Request | None:
         kind = "complete:formatted" if formatted else "complete"
         return self._key(kind, kwargs, lambda: split_completion(prompt, self._patterns))
 
     # -- recording streams ----------------------------------------------------------------
 
     def _recorded(
-        self, key: CacheKey | None, stream: Generator[R, None, None], dump: Dump[R]
+        self, key: Request | None, stream: Generator[R, None, None], fields: Fields[R]
     ) -> Generator[R, None, None]:
         deltas: list[str] = []
         last: R | None = None
@@ -274,10 +237,10 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
         # Only a stream read to its end is an answer; an abandoned one never gets here.
         if key is not None and last is not None:
             final = last
-            self._cache.store(key, lambda query: dump(query, final, deltas))
+            self._engine.store(key, lambda: fields(final, deltas))
 
     async def _arecorded(
-        self, key: CacheKey | None, stream: AsyncGenerator[R, None], dump: Dump[R]
+        self, key: Request | None, stream: AsyncGenerator[R, None], fields: Fields[R]
     ) -> AsyncGenerator[R, None]:
         deltas: list[str] = []
         last: R | None = None
@@ -287,102 +250,102 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
             yield chunk
         if key is not None and last is not None:
             final = last
-            await self._cache.astore(key, lambda query: dump(query, final, deltas))
+            await self._engine.astore(key, lambda: fields(final, deltas))
 
     # -- chat -----------------------------------------------------------------------------
 
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         key = self._chat_key(messages, kwargs)
-        hit = None if key is None else self._cache.lookup(key)
+        hit = None if key is None else self._engine.lookup(key)
         if hit is not None:
             response = chat_response(hit.answer, hit.marks)
             return replay(self, llm_chat_callback, messages, kwargs, response)
         result = self._inner.chat(messages, **kwargs)
         if key is not None:
-            self._cache.store(key, lambda query: dump_chat(query, result, None))
+            self._engine.store(key, lambda: chat_fields(result, None))
         return result
 
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         key = self._chat_key(messages, kwargs)
-        hit = None if key is None else await self._cache.alookup(key)
+        hit = None if key is None else await self._engine.alookup(key)
         if hit is not None:
             response = chat_response(hit.answer, hit.marks)
             return await areplay(self, llm_chat_callback, messages, kwargs, response)
         result = await self._inner.achat(messages, **kwargs)
         if key is not None:
-            await self._cache.astore(key, lambda query: dump_chat(query, result, None))
+            await self._engine.astore(key, lambda: chat_fields(result, None))
         return result
 
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         key = self._chat_key(messages, kwargs)
-        hit = None if key is None else self._cache.lookup(key)
+        hit = None if key is None else self._engine.lookup(key)
         if hit is not None:
             chunks = _generator(chat_chunks(hit.answer, hit.marks))
             return replay(self, llm_chat_callback, messages, kwargs, chunks)
-        return self._recorded(key, self._inner.stream_chat(messages, **kwargs), dump_chat)
+        return self._recorded(key, self._inner.stream_chat(messages, **kwargs), chat_fields)
 
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         key = self._chat_key(messages, kwargs)
-        hit = None if key is None else await self._cache.alookup(key)
+        hit = None if key is None else await self._engine.alookup(key)
         if hit is not None:
             chunks = async_chunks(chat_chunks(hit.answer, hit.marks))
             return await areplay(self, llm_chat_callback, messages, kwargs, chunks)
         stream = await self._inner.astream_chat(messages, **kwargs)
-        return self._arecorded(key, stream, dump_chat)
+        return self._arecorded(key, stream, chat_fields)
 
     # -- completion -----------------------------------------------------------------------
 
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
         key = self._completion_key(prompt, formatted, kwargs)
-        hit = None if key is None else self._cache.lookup(key)
+        hit = None if key is None else self._engine.lookup(key)
         if hit is not None:
             response = completion_response(hit.answer, hit.marks)
             call_kwargs = {"formatted": formatted, **kwargs}
             return replay(self, llm_completion_callback, prompt, call_kwargs, response)
         result = self._inner.complete(prompt, formatted=formatted, **kwargs)
         if key is not None:
-            self._cache.store(key, lambda query: dump_completion(query, result, None))
+            self._engine.store(key, lambda: completion_fields(result, None))
         return result
 
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
         key = self._completion_key(prompt, formatted, kwargs)
-        hit = None if key is None else await self._cache.alookup(key)
+        hit = None if key is None else await self._engine.alookup(key)
         if hit is not None:
             response = completion_response(hit.answer, hit.marks)
             call_kwargs = {"formatted": formatted, **kwargs}
             return await areplay(self, llm_completion_callback, prompt, call_kwargs, response)
         result = await self._inner.acomplete(prompt, formatted=formatted, **kwargs)
         if key is not None:
-            await self._cache.astore(key, lambda query: dump_completion(query, result, None))
+            await self._engine.astore(key, lambda: completion_fields(result, None))
         return result
 
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
         key = self._completion_key(prompt, formatted, kwargs)
-        hit = None if key is None else self._cache.lookup(key)
+        hit = None if key is None else self._engine.lookup(key)
         if hit is not None:
             chunks = _generator(completion_chunks(hit.answer, hit.marks))
             call_kwargs = {"formatted": formatted, **kwargs}
             return replay(self, llm_completion_callback, prompt, call_kwargs, chunks)
         stream = self._inner.stream_complete(prompt, formatted=formatted, **kwargs)
-        return self._recorded(key, stream, dump_completion)
+        return self._recorded(key, stream, completion_fields)
 
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
         key = self._completion_key(prompt, formatted, kwargs)
-        hit = None if key is None else await self._cache.alookup(key)
+        hit = None if key is None else await self._engine.alookup(key)
         if hit is not None:
             chunks = async_chunks(completion_chunks(hit.answer, hit.marks))
             call_kwargs = {"formatted": formatted, **kwargs}
             return await areplay(self, llm_completion_callback, prompt, call_kwargs, chunks)
         stream = await self._inner.astream_complete(prompt, formatted=formatted, **kwargs)
-        return self._arecorded(key, stream, dump_completion)
+        return self._arecorded(key, stream, completion_fields)
 
     # -- tool calling: the wrapped model formats tools and reads tool calls; chat is cached ----
 

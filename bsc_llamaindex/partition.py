@@ -15,7 +15,6 @@ that matches no template is all query.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import string
 from collections.abc import Iterable, Sequence
@@ -31,6 +30,7 @@ from llama_index.core.prompts import (
     default_prompts,
 )
 
+from binary_semantic_cache.request_engine import exact_key
 from bsc_llamaindex.identity import canonical_json
 
 __all__ = [
@@ -196,8 +196,4 @@ def split_messages(
 
 def partition_id(*parts: str) -> str:
     """Return the core partition for these parts: a digest, so its length does not grow."""
-    digest = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x1f")
-    return digest.hexdigest()
+    return exact_key(*parts).hex()

@@ -1,4 +1,4 @@
-"""Stored answers as JSON (never pickle), and the fresh responses a hit is rebuilt into.
+"""Stored answers' fields (JSON, never pickle), and the fresh responses a hit is rebuilt into.
 
 A stored answer keeps the final message (or completion text), the response's
 ``additional_kwargs`` and, when it was streamed, the deltas in the order they came, so a hit
@@ -8,9 +8,8 @@ are replayed word by word.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,15 +19,14 @@ from pydantic_core import to_jsonable_python
 __all__ = [
     "StoredAnswer",
     "chat_chunks",
+    "chat_fields",
     "chat_response",
     "completion_chunks",
+    "completion_fields",
     "completion_response",
-    "dump_chat",
-    "dump_completion",
     "load_answer",
 ]
 
-_VERSION = 1
 _WORDS = re.compile(r"\S+\s*|\s+")
 
 
@@ -36,52 +34,35 @@ _WORDS = re.compile(r"\S+\s*|\s+")
 class StoredAnswer:
     """One answer read back from the cache."""
 
-    query: str | None
     message: ChatMessage | None
     text: str
     additional_kwargs: dict[str, Any]
     deltas: list[str] | None
 
 
-def dump_chat(query: str | None, response: ChatResponse, deltas: Sequence[str] | None) -> str:
-    """Serialise a chat answer; raises when its extra fields cannot be stored as JSON."""
-    return json.dumps(
-        {
-            "v": _VERSION,
-            "q": query,
-            "m": response.message.model_dump(mode="json"),
-            "ak": to_jsonable_python(response.additional_kwargs),
-            "d": None if deltas is None else list(deltas),
-        },
-        ensure_ascii=False,
-    )
+def chat_fields(response: ChatResponse, deltas: Sequence[str] | None) -> dict[str, Any]:
+    """A chat answer's part of the stored payload; raises when its extra fields are not JSON."""
+    return {
+        "m": response.message.model_dump(mode="json"),
+        "ak": to_jsonable_python(response.additional_kwargs),
+        "d": None if deltas is None else list(deltas),
+    }
 
 
-def dump_completion(
-    query: str | None, response: CompletionResponse, deltas: Sequence[str] | None
-) -> str:
-    """Serialise a completion; raises when its extra fields cannot be stored as JSON."""
-    return json.dumps(
-        {
-            "v": _VERSION,
-            "q": query,
-            "t": response.text,
-            "ak": to_jsonable_python(response.additional_kwargs),
-            "d": None if deltas is None else list(deltas),
-        },
-        ensure_ascii=False,
-    )
+def completion_fields(response: CompletionResponse, deltas: Sequence[str] | None) -> dict[str, Any]:
+    """A completion's part of the stored payload; raises when its extra fields are not JSON."""
+    return {
+        "t": response.text,
+        "ak": to_jsonable_python(response.additional_kwargs),
+        "d": None if deltas is None else list(deltas),
+    }
 
 
-def load_answer(payload: str) -> StoredAnswer:
-    """Read a stored answer back; raises ValueError on a payload this version did not write."""
-    data = json.loads(payload)
-    if not isinstance(data, dict) or data.get("v") != _VERSION:
-        msg = f"expected a version {_VERSION} answer payload, got {str(payload)[:80]!r}"
-        raise ValueError(msg)
-    message = None if data.get("m") is None else ChatMessage.model_validate(data["m"])
-    text = str(message.content or "") if message is not None else str(data["t"])
-    return StoredAnswer(data["q"], message, text, dict(data["ak"]), data["d"])
+def load_answer(fields: Mapping[str, Any]) -> StoredAnswer:
+    """Read a stored answer back from its payload's fields."""
+    message = None if fields.get("m") is None else ChatMessage.model_validate(fields["m"])
+    text = str(message.content or "") if message is not None else str(fields["t"])
+    return StoredAnswer(message, text, dict(fields["ak"]), fields["d"])
 
 
 def _pieces(answer: StoredAnswer) -> list[str]:

@@ -1,7 +1,6 @@
-"""Counters of the LlamaIndex LLM cache: the ones every adapter keeps.
+"""Counters of the LlamaIndex LLM cache: the one stats type every front door returns.
 
-``CacheStats`` is :class:`binary_semantic_cache.adapter_stats.AdapterStats`: lookups, hits by
-tier, misses, guard refusals, writes and failures turned into misses or skipped writes.
+``CacheStats`` and ``ModelPrice`` are :mod:`binary_semantic_cache.stats`' own, re-exported.
 
 Example:
     .. code-block:: python
@@ -12,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-from binary_semantic_cache.adapter_stats import AdapterStats as CacheStats
-from binary_semantic_cache.adapter_stats import StatsRecorder
+from binary_semantic_cache.stats import CacheStats, ModelPrice
 
-__all__ = ["CacheStats", "StatsRecorder"]
+__all__ = ["CacheStats", "ModelPrice"]

@@ -166,6 +166,11 @@ class PrecisionGuards:
         The reason names the first check that failed and the values on each side (the query's
         first), for logs and stats.
         """
+        refusal = self.refusal(query, stored)
+        return None if refusal is None else refusal[1]
+
+    def refusal(self, query: str, stored: str) -> tuple[str, str] | None:
+        """``None`` if ``stored``'s answer may serve ``query``, else (the check's name, why)."""
         for name in self._checks:
             pair_check = _PAIR_CHECKS.get(name)
             both_have_some = False
@@ -185,5 +190,5 @@ class PrecisionGuards:
                 # Something replaced, not something added: "2023" vs "2024", "Java" vs "Python".
                 refuse = bool(only_query and only_stored)
             if refuse:
-                return f"{_LABELS[name]}: {_show(only_query)} vs {_show(only_stored)}"
+                return name, f"{_LABELS[name]}: {_show(only_query)} vs {_show(only_stored)}"
         return None

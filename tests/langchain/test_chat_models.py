@@ -119,7 +119,7 @@ def test_a_different_namespace_does_not_hit(embedder: CountingEmbedder) -> None:
     tenant_a = BinarySemanticLLMCache(embedder, namespace="a")
     tenant_b = BinarySemanticLLMCache(embedder, namespace="b")
     # Share tenant a's stores with tenant b, so only the namespace tells them apart.
-    tenant_b._core, tenant_b._exact = tenant_a._core, tenant_a._exact
+    tenant_b._engine = tenant_a._engine
     answers = numbered_answers()
     ToolFakeChatModel(messages=answers, cache=tenant_a).invoke(ask(QUESTION))
     model_b = ToolFakeChatModel(messages=answers, cache=tenant_b)
@@ -365,12 +365,12 @@ def test_llm_string_is_never_stored(cache: BinarySemanticLLMCache) -> None:
 
     secret_llm_string = "base_url=https://internal.example api_key=sk-SECRET-123"
     cache.update(QUESTION, secret_llm_string, [Generation(text="Paris")])
-    vector = cache._embedder.embed([QUESTION])[0]
-    (entry,) = cache._exact._items.values()
+    vector = cache._engine._embedder.embed([QUESTION])[0]
+    (entry,) = cache._engine.exact_tier._items.values()
     assert "sk-SECRET" not in entry.partition
-    stored = cache._core.search(vector, k=10, partition=entry.partition)
+    stored = cache._engine.core.search(vector, k=10, partition=entry.partition)
     assert stored and all("sk-SECRET" not in hit.response for hit in stored)
-    assert "sk-SECRET" not in repr(list(cache._exact._items.values()))
+    assert "sk-SECRET" not in repr(list(cache._engine.exact_tier._items.values()))
 
 
 def test_cost_saved_uses_the_price_table(embedder: CountingEmbedder) -> None:

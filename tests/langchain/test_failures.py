@@ -62,7 +62,7 @@ def test_a_lookup_failure_is_a_miss(embedder: CountingEmbedder) -> None:
         def __getattr__(self, name: str) -> object:
             return getattr(self._inner, name)
 
-    cache._core = FailingIndex(cache._core)  # type: ignore[assignment]
+    cache._engine.core = FailingIndex(cache._engine.core)  # type: ignore[assignment]
     assert cache.lookup("Explain BM25 to me", "llm") is None
     assert cache.stats().errors == 1
     # The exact tier does not touch the failing part and still answers.

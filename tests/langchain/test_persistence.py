@@ -87,11 +87,11 @@ def test_the_exact_tier_is_bounded_and_repeats_beyond_it_still_hit_exactly(
     questions = [QUESTION, "How do I reverse a list in Python?", "When did World War I end?"]
     for question in questions:
         model.invoke(ask(question))
-    assert len(cache._exact) == 2
+    assert len(cache._engine.exact_tier) == 2
     first = model.invoke(ask(QUESTION))
     assert first.content == "answer 0"
     assert first.response_metadata["cache_tier"] == "exact"
-    assert len(cache._exact) == 2
+    assert len(cache._engine.exact_tier) == 2
     assert cache.stats().exact_hits == 1
 
 
@@ -101,9 +101,9 @@ def test_exact_only_prompts_live_in_the_core_and_are_evicted_with_the_rest(
     cache = BinarySemanticLLMCache(embedder, max_entries=1)
     model = ToolFakeChatModel(messages=numbered_answers(), cache=cache)
     model.invoke(TOOL_TURN)
-    assert len(cache._core) == 1
+    assert len(cache._engine.core) == 1
     model.invoke(ask(QUESTION))  # evicts the tool turn's answer from the core
-    assert len(cache._core) == 1
+    assert len(cache._engine.core) == 1
     assert model.invoke(TOOL_TURN).content == "answer 2"
 
 
@@ -113,7 +113,7 @@ def test_a_cleared_partition_leaves_the_exact_tier(embedder: CountingEmbedder) -
     model.invoke(ask(QUESTION))
     model.invoke(TOOL_TURN)
     cache.clear(llm_string=model._get_llm_string())
-    assert len(cache._core) == 0 and len(cache._exact) == 0
+    assert len(cache._engine.core) == 0 and len(cache._engine.exact_tier) == 0
     assert model.invoke(ask(QUESTION)).content == "answer 2"
     assert model.invoke(TOOL_TURN).content == "answer 3"
 
@@ -125,7 +125,7 @@ def test_partitions_share_a_prefix_per_namespace_and_model(embedder: CountingEmb
     large = ToolFakeChatModel(messages=answers, cache=cache, model_name="large")
     small.invoke(ask(QUESTION))
     large.invoke(TOOL_TURN)
-    partitions = [entry.partition for entry in cache._exact._items.values()]
+    partitions = [entry.partition for entry in cache._engine.exact_tier._items.values()]
     namespaces, models = zip(*(p.split("/")[:2] for p in partitions), strict=True)
     assert len(set(namespaces)) == 1 and len(set(models)) == 2
     assert all(len(p.split("/")) == 4 for p in partitions)

@@ -27,7 +27,7 @@ def test_two_caches_over_one_redis_share_answers(
         BinarySemanticLLMCache(embedder, redis_url=url, namespace="other") as stranger,
     ):
         ToolFakeChatModel(messages=numbered_answers(), cache=writer).invoke(QUESTION)
-        wait_until(lambda: len(reader._core) == 1, what="the answer to reach the reader")
+        wait_until(lambda: len(reader._engine.core) == 1, what="the answer to reach the reader")
         model = ToolFakeChatModel(
             messages=numbered_answers(lambda i: AIMessage(f"answer {10 + i}")), cache=reader
         )
@@ -36,10 +36,10 @@ def test_two_caches_over_one_redis_share_answers(
         assert reader.stats().hits == 2
         # A clear on one instance reaches the other, exact tier included.
         writer.clear()
-        wait_until(lambda: len(reader._core) == 0, what="the clear to reach the reader")
+        wait_until(lambda: len(reader._engine.core) == 0, what="the clear to reach the reader")
         assert model.invoke(QUESTION).content == "answer 10"
         time.sleep(0.2)
-        assert len(stranger._core) == 0, "another namespace shares nothing"
+        assert len(stranger._engine.core) == 0, "another namespace shares nothing"
 
 
 def test_a_redis_url_of_another_type_is_refused(embedder: CountingEmbedder) -> None:
@@ -56,7 +56,7 @@ def test_two_caches_over_one_redis_cluster_share_answers(
         BinarySemanticLLMCache(embedder, redis_url=url, redis_cluster=True) as reader,
     ):
         ToolFakeChatModel(messages=numbered_answers(), cache=writer).invoke(QUESTION)
-        wait_until(lambda: len(reader._core) == 1, what="the answer to reach the reader")
+        wait_until(lambda: len(reader._engine.core) == 1, what="the answer to reach the reader")
         model = ToolFakeChatModel(
             messages=numbered_answers(lambda i: AIMessage(f"answer {10 + i}")), cache=reader
         )

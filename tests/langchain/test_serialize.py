@@ -68,8 +68,8 @@ def test_secrets_are_never_read_from_the_environment(monkeypatch: pytest.MonkeyP
 def test_fresh_generations_share_nothing_with_the_templates() -> None:
     template = [rich_generation()]
     first, second = (
-        fresh_generations(template, 0.9, "semantic"),
-        fresh_generations(template, 0.9, "semantic"),
+        fresh_generations(template, {"cache_hit": True, "cache_similarity": 0.9}),
+        fresh_generations(template, {"cache_hit": True, "cache_similarity": 0.9}),
     )
     assert first is not second and first[0] is not second[0]
     first_message = first[0].message  # type: ignore[attr-defined]

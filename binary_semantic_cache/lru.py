@@ -1,4 +1,4 @@
-"""A small bounded, thread-safe LRU map: the LangChain cache's exact tier and byte store."""
+"""A small bounded, thread-safe LRU map: the request engine's exact tier, the byte store."""
 
 from __future__ import annotations
 

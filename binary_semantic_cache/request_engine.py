@@ -1,0 +1,596 @@
+"""The request engine: the whole path of one cached model call, behind every front door.
+
+An adapter (LangChain, LlamaIndex) turns its framework's call into a :class:`Request` and the
+engine's :class:`Hit` back into its framework's types; everything between is here, once:
+
+    exact tier -> context partition -> embedding (memoised) -> nearest code -> precision guards
+    -> verifier (when there is one) -> decision -> stats, spans; and after a miss, the write.
+
+A failure anywhere inside (the embedder, the core, a payload) becomes a miss or a skipped
+write: it is counted, logged once per exception type, and never reaches the caller.
+
+Stored payloads are JSON objects: ``{"v": 1, "q": question, "e": expires_at, ...}``, the
+adapter's own fields beside the engine's (never pickle).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypedDict, TypeVar, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from binary_semantic_cache._adapter import (
+    GuardsArg,
+    PathArg,
+    close_core,
+    exact_only_partition,
+    exact_vector,
+    matched_exactly_if_cut_off,
+    open_core,
+    resolve_guards,
+)
+from binary_semantic_cache._core import DEFAULT_MAX_ENTRIES, DEFAULT_SIMILARITY_THRESHOLD
+from binary_semantic_cache.embeddings import Embedder, InputTooLongError, MemoizedEmbedder
+from binary_semantic_cache.failures import FailureLog
+from binary_semantic_cache.lru import BoundedLRU
+from binary_semantic_cache.stats import CacheStats, ModelPrice, StatsRecorder, Usage
+from binary_semantic_cache.telemetry import RequestTrace, partition_hash, resolve_tracing
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = [
+    "DEFAULT_EXACT_TIER_SIZE",
+    "CacheOptions",
+    "Hit",
+    "Request",
+    "RequestEngine",
+    "Verifier",
+    "exact_key",
+]
+
+A = TypeVar("A")
+
+#: Prompts whose decoded answers the exact tier keeps by default.
+DEFAULT_EXACT_TIER_SIZE = 4096
+_PAYLOAD_VERSION = 1
+# Enough for every prompt of a large batch between its lookups and its writes.
+_MEMO_SIZE = 4096
+# Pairs whose verifier score, or whose refusal log line, is remembered.
+_PAIRS_REMEMBERED = 4096
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """Scores whether a stored question's answer serves a new one: 0 (no) to 1 (yes).
+
+    An object may also have ``async def ascore(stored_question, new_question)``; without it the
+    async path runs ``score`` in a worker thread.
+    """
+
+    def score(self, stored_question: str, new_question: str) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One prompt as the engine sees it.
+
+    ``exact_key`` names the whole prompt (see :func:`exact_key`); ``locate`` returns its
+    context partition and its question (``None``: the prompt may only match exactly), and runs
+    only when the exact tier has no answer.
+    """
+
+    exact_key: bytes
+    locate: Callable[[], tuple[str, str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit(Generic[A]):
+    """A stored answer found for a request: ``tier`` is "exact" or "semantic"."""
+
+    answer: A
+    similarity: float
+    tier: str
+    verifier_score: float | None = None
+
+    @property
+    def marks(self) -> dict[str, Any]:
+        """What a served answer carries in its metadata, in every framework."""
+        marks: dict[str, Any] = {
+            "cache_hit": True,
+            "cache_similarity": self.similarity,
+            "cache_tier": self.tier,
+        }
+        if self.verifier_score is not None:
+            marks["cache_verifier_score"] = self.verifier_score
+        return marks
+
+
+def exact_key(*parts: str | None) -> bytes:
+    """A 16-byte digest of ``parts``, for :attr:`Request.exact_key` (``None`` is its own value)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(b"\x1e" if part is None else part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x1f")
+    return digest.digest()
+
+
+@dataclass(frozen=True, slots=True)
+class _Remembered(Generic[A]):
+    """What the exact tier keeps for one prompt: the decoded answer, never JSON."""
+
+    answer: A
+    partition: str
+    expires_at: float | None  # wall clock, as stored in the payload
+    core_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A lookup past the exact tier: where to search and for what."""
+
+    key: bytes
+    partition: str
+    query: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate(Generic[A]):
+    """A semantic match the guards let through, waiting for the verifier."""
+
+    answer: A
+    similarity: float
+    stored_query: str
+    query: str
+
+
+class CacheOptions(TypedDict, total=False):
+    """The options every front door takes (the LangChain cache, the LlamaIndex LLM).
+
+    Keys:
+        similarity_threshold: Estimated cosine (0..1) a stored question must reach to answer;
+            higher is stricter.
+        max_entries: Stored answers kept, least recently used evicted first.
+        ttl_seconds: Lifetime of an answer; ``None`` (default) keeps answers until evicted.
+        rescore: Re-rank the nearest codes with their stored vectors before deciding.
+        path: A directory to persist the answers in (one writer per directory); a new process
+            over it answers what an earlier one stored. ``None``: in memory only.
+        redis_url: ``redis://`` or ``rediss://`` URL: caches with the same namespace on that
+            Redis share their answers (lookups are still served locally).
+        redis_cluster: ``redis_url`` names a node of a Redis Cluster.
+        guards: ``True`` (default) runs the default
+            :class:`~binary_semantic_cache.guards.PrecisionGuards` before a semantic hit is
+            served, ``False`` none, or pass your own ``PrecisionGuards(checks=...)``.
+        verifier: An object with ``score(stored_question, new_question) -> float`` (0..1, and
+            optionally ``async ascore``); a semantic match the guards let through that scores
+            below ``min_verifier_score`` (default 0.5) is refused. ``None`` (default): none.
+        exact_tier_size: Prompts whose decoded answers are kept in process for repeats; a
+            repeat beyond them is still answered exactly, from the core.
+        prices: Model name to :class:`~binary_semantic_cache.stats.ModelPrice`, for the
+            estimated cost saved in stats.
+        tracing: ``True`` writes OpenTelemetry spans through the global tracer provider, or
+            pass a ``Tracer``; ``trace_prompts`` adds the question's text to them.
+    """
+
+    similarity_threshold: float
+    max_entries: int
+    ttl_seconds: float | None
+    rescore: bool
+    path: PathArg
+    redis_url: str | None
+    redis_cluster: bool
+    guards: GuardsArg
+    verifier: Verifier | None
+    min_verifier_score: float
+    exact_tier_size: int
+    prices: Mapping[str, ModelPrice] | None
+    tracing: bool | Any
+    trace_prompts: bool
+
+
+class RequestEngine(Generic[A]):
+    """Looks up and stores the answers of one front door.
+
+    Args:
+        embedder: The embedder of questions (memoised here).
+        decode: Builds the adapter's answer from a stored payload (a dict); raises on a payload
+            it cannot read. Its result is kept in the exact tier and handed back in hits, so the
+            adapter must copy it before giving it to a caller.
+        usage: The token usage a decoded answer cost when it was made, for the savings in
+            :meth:`stats`; ``None``: not known.
+        redis_namespace: The name caches sharing answers through Redis have in common.
+        logger: Where failures and refusals are logged.
+        options: :class:`CacheOptions`.
+
+    Raises:
+        TypeError: an option is unknown or of the wrong type.
+        ValueError: an option is out of its range.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        *,
+        decode: Callable[[Mapping[str, Any]], A],
+        usage: Callable[[A], Iterable[Usage]] | None = None,
+        redis_namespace: str,
+        logger: logging.Logger,
+        **options: Unpack[CacheOptions],
+    ) -> None:
+        unknown = sorted(set(options) - set(CacheOptions.__annotations__))
+        if unknown:
+            msg = f"unknown cache options {unknown}; expected some of {_OPTION_NAMES}"
+            raise TypeError(msg)
+        similarity_threshold = options.get("similarity_threshold", DEFAULT_SIMILARITY_THRESHOLD)
+        max_entries = options.get("max_entries", DEFAULT_MAX_ENTRIES)
+        ttl_seconds = options.get("ttl_seconds")
+        exact_tier_size = options.get("exact_tier_size", DEFAULT_EXACT_TIER_SIZE)
+        verifier = options.get("verifier")
+        _check_arguments(similarity_threshold, max_entries, ttl_seconds, exact_tier_size)
+        if verifier is not None and not isinstance(verifier, Verifier):
+            msg = (
+                "verifier must have score(stored_question, new_question) -> float, "
+                f"got {type(verifier).__name__}"
+            )
+            raise TypeError(msg)
+        self._guards = resolve_guards(options.get("guards", True))
+        self._tracing = resolve_tracing(
+            options.get("tracing", False), record_prompts=options.get("trace_prompts", False)
+        )
+        self._verifier = verifier
+        self._min_verifier_score = options.get("min_verifier_score", 0.5)
+        # The lookup that misses embeds the question; the write after the model call reuses it.
+        self._embedder = MemoizedEmbedder(embedder, maxsize=_MEMO_SIZE)
+        self._decode_answer = decode
+        self._usage = usage
+        self._ttl_seconds = ttl_seconds
+        self._exact_vector = exact_vector(embedder.dim)
+        self.core = open_core(
+            embedder.dim,
+            max_entries=max_entries,
+            similarity_threshold=similarity_threshold,
+            ttl_seconds=ttl_seconds,
+            rescore=options.get("rescore", False),
+            path=options.get("path"),
+            redis_url=options.get("redis_url"),
+            redis_namespace=redis_namespace,
+            redis_cluster=options.get("redis_cluster", False),
+        )
+        self.exact_tier: BoundedLRU[bytes, _Remembered[A]] = BoundedLRU(exact_tier_size)
+        self._verdicts: BoundedLRU[tuple[str, str], float] = BoundedLRU(_PAIRS_REMEMBERED)
+        self._explained: BoundedLRU[tuple[str, str], bool] = BoundedLRU(_PAIRS_REMEMBERED)
+        self._stats = StatsRecorder(options.get("prices"))
+        self._logger = logger
+        self._failures = FailureLog(logger)
+
+    def settings_repr(self) -> str:
+        """How the cache is set, for the adapters' ``repr``."""
+        core = self.core
+        path = None if core.path is None else str(core.path)
+        return (
+            f"similarity_threshold={core.similarity_threshold}, max_entries={core.max_entries}, "
+            f"ttl_seconds={core.ttl_seconds}, rescore={core.rescore}, path={path!r}, "
+            f"guards={self._guards!r}, verifier={self._verifier!r}"
+        )
+
+    def stats(self) -> CacheStats:
+        """Return the counters."""
+        return self._stats.snapshot()
+
+    def close(self) -> None:
+        """Write out and release the directory, stop following Redis; idempotent."""
+        close_core(self.core)
+        self.exact_tier.clear()
+
+    def clear(self, prefix: str | None = None) -> None:
+        """Forget every stored answer, or those whose partition starts with ``prefix``."""
+        if prefix is None:
+            self.exact_tier.clear()
+            self.core.clear()
+            self._embedder.clear()
+            return
+        self.exact_tier.remove_where(lambda _, entry: entry.partition.startswith(prefix))
+        self.core.clear_prefix(prefix)
+
+    def lookup_failed(self, exc: BaseException) -> None:
+        """Count and log a failed lookup (also the adapter's); the call goes on to the model."""
+        self._stats.add("lookups", "misses", "errors")
+        self._failures.record("lookup", exc, treated_as="miss")
+
+    # -- lookup ---------------------------------------------------------------------------
+
+    def lookup(self, request: Request) -> Hit[A] | None:
+        """Return the answer stored for ``request``, or ``None``; never raises."""
+        trace = RequestTrace()
+        try:
+            found = self._before_embedding(request, trace)
+            if not isinstance(found, _Pending):
+                return found
+            vector = self._exact_vector
+            if found.query is not None:
+                start = time.perf_counter_ns()
+                vector = self._embedder.embed([found.query])[0]
+                self._timed(trace, "embed", start)
+            matched = self._search(found, vector, trace)
+            if not isinstance(matched, _Candidate):
+                return matched
+            start = time.perf_counter_ns()
+            score = self._verdicts.get((matched.stored_query, matched.query))
+            if score is None:
+                score = float(self._verifier_or_fail().score(matched.stored_query, matched.query))
+            return self._verified(matched, score, start, trace)
+        except InputTooLongError:
+            # Its exact-only partition was looked at before the embedding: nothing is stored.
+            self._stats.add("lookups", "misses")
+            return None
+        except Exception as exc:
+            self.lookup_failed(exc)
+            return None
+        finally:
+            self._emit("lookup", trace)
+
+    async def alookup(self, request: Request) -> Hit[A] | None:
+        """Async :meth:`lookup`: the embedding and the verifier run off the event loop."""
+        trace = RequestTrace()
+        try:
+            found = self._before_embedding(request, trace)
+            if not isinstance(found, _Pending):
+                return found
+            vector = self._exact_vector
+            if found.query is not None:
+                start = time.perf_counter_ns()
+                vector = (await self._embedder.aembed([found.query]))[0]
+                self._timed(trace, "embed", start)
+            matched = self._search(found, vector, trace)
+            if not isinstance(matched, _Candidate):
+                return matched
+            start = time.perf_counter_ns()
+            score = self._verdicts.get((matched.stored_query, matched.query))
+            if score is None:
+                score = await self._ascore(matched.stored_query, matched.query)
+            return self._verified(matched, score, start, trace)
+        except InputTooLongError:
+            self._stats.add("lookups", "misses")
+            return None
+        except Exception as exc:
+            self.lookup_failed(exc)
+            return None
+        finally:
+            self._emit("lookup", trace)
+
+    def _locate(self, request: Request) -> tuple[str, str | None]:
+        partition, query = request.locate()
+        return matched_exactly_if_cut_off(partition, query, self._embedder, self.core)
+
+    def _is_live(self, entry: _Remembered[A]) -> bool:
+        # A partition gone from the core was cleared (here or, when shared, by another
+        # instance) or evicted whole: its answers go from the exact tier too.
+        return (
+            entry.expires_at is None or time.time() < entry.expires_at
+        ) and self.core.has_partition(entry.partition)
+
+    def _before_embedding(self, request: Request, trace: RequestTrace) -> Hit[A] | _Pending | None:
+        """The exact tier's hit, what the core must look up, or ``None`` for a plain miss."""
+        entry = self.exact_tier.get(request.exact_key, self._is_live)
+        if entry is not None:
+            return self._served(Hit(entry.answer, 1.0, "exact"), trace)
+        partition, query = self._locate(request)
+        trace.attributes["bsc.partition_hash"] = partition_hash(partition)
+        if self._tracing is not None and self._tracing.record_prompts and query is not None:
+            trace.attributes["bsc.query"] = query
+        # An unseen context has nothing to find: skip the embedding, the write computes it.
+        if not self.core.has_partition(partition):
+            self._missed(trace)
+            return None
+        return _Pending(request.exact_key, partition, query)
+
+    def _search(
+        self, pending: _Pending, vector: npt.NDArray[np.float32], trace: RequestTrace
+    ) -> Hit[A] | _Candidate[A] | None:
+        start = time.perf_counter_ns()
+        found = self.core.get(vector, partition=pending.partition)
+        self._timed(trace, "search", start)
+        if found is None:
+            self._missed(trace)
+            return None
+        stored_query, expires_at, answer = self._decode(found.response)
+        if stored_query == pending.query:
+            # The same question (or the same exact-only prompt): keep it for the next repeat.
+            self.exact_tier.put(
+                pending.key, _Remembered(answer, pending.partition, expires_at, found.id)
+            )
+            return self._served(Hit(answer, 1.0, "exact"), trace)
+        similarity = float(found.similarity)
+        trace.attributes["bsc.similarity"] = similarity
+        if pending.query is None or stored_query is None:
+            return self._served(Hit(answer, similarity, "semantic"), trace)
+        if self._guards is not None:
+            refusal = self._guards.refusal(pending.query, stored_query)
+            if refusal is not None:
+                check, why = refusal
+                self._refuse(f"guard:{check}", why, pending.query, stored_query, trace)
+                return None
+        if self._verifier is None:
+            return self._served(Hit(answer, similarity, "semantic"), trace)
+        return _Candidate(answer, similarity, stored_query, pending.query)
+
+    def _verifier_or_fail(self) -> Verifier:
+        if self._verifier is None:  # _search hands out candidates only with a verifier
+            msg = "a candidate to verify without a verifier"
+            raise RuntimeError(msg)
+        return self._verifier
+
+    async def _ascore(self, stored_query: str, query: str) -> float:
+        verifier = self._verifier_or_fail()
+        ascore = getattr(verifier, "ascore", None)
+        if ascore is not None:
+            return float(await ascore(stored_query, query))
+        return float(await asyncio.to_thread(verifier.score, stored_query, query))
+
+    def _verified(
+        self, candidate: _Candidate[A], score: float, start: int, trace: RequestTrace
+    ) -> Hit[A] | None:
+        self._timed(trace, "verify", start)
+        self._verdicts.put((candidate.stored_query, candidate.query), score)
+        trace.attributes["bsc.verifier_score"] = score
+        if score < self._min_verifier_score:
+            why = f"verifier score {score:.3f} below {self._min_verifier_score:.3f}"
+            self._refuse("verifier", why, candidate.query, candidate.stored_query, trace)
+            return None
+        hit = Hit(candidate.answer, candidate.similarity, "semantic", score)
+        return self._served(hit, trace)
+
+    def _decode(self, payload: str) -> tuple[str | None, float | None, A]:
+        data = json.loads(payload)
+        if not isinstance(data, dict) or data.get("v") != _PAYLOAD_VERSION:
+            msg = f"expected a version {_PAYLOAD_VERSION} answer payload, got {payload[:80]!r}"
+            raise ValueError(msg)
+        return data.get("q"), data.get("e"), self._decode_answer(data)
+
+    # -- decisions ------------------------------------------------------------------------
+
+    def _served(self, hit: Hit[A], trace: RequestTrace) -> Hit[A]:
+        usage = () if self._usage is None else self._usage(hit.answer)
+        self._stats.hit(hit.tier, usage)
+        trace.attributes.update(
+            {"bsc.hit": True, "bsc.tier": hit.tier, "bsc.similarity": hit.similarity}
+        )
+        return hit
+
+    def _missed(self, trace: RequestTrace) -> None:
+        self._stats.add("lookups", "misses")
+        trace.attributes["bsc.hit"] = False
+
+    def _refuse(
+        self, reason: str, why: str, query: str, stored_query: str, trace: RequestTrace
+    ) -> None:
+        self._stats.refused(reason)
+        trace.attributes.update({"bsc.hit": False, "bsc.refusal_reason": reason})
+        # Once per pair: a refused question asked again is the same decision, not news.
+        if self._explained.get((stored_query, query)) is None:
+            self._explained.put((stored_query, query), True)
+            self._logger.info(
+                "semantic hit refused (%s): %r was not served the answer to %r: %s",
+                reason,
+                query,
+                stored_query,
+                why,
+            )
+
+    def _timed(self, trace: RequestTrace, stage: str, start: int) -> None:
+        end = time.perf_counter_ns()
+        trace.stages.append((stage, start, end))
+        self._stats.timed(stage, (end - start) / 1e9)
+
+    def _emit(self, operation: str, trace: RequestTrace) -> None:
+        if self._tracing is not None:
+            try:
+                self._tracing.emit(operation, trace)
+            except Exception as exc:
+                self._failures.record("tracing", exc, treated_as="lost span")
+
+    # -- write ----------------------------------------------------------------------------
+
+    def store(self, request: Request, fields: Callable[[], Mapping[str, Any]]) -> None:
+        """Store the answer whose adapter-side payload ``fields()`` builds; never raises."""
+        trace = RequestTrace()
+        try:
+            own_fields = fields()
+            partition, query = self._locate(request)
+            vector = self._exact_vector
+            if query is not None:
+                start = time.perf_counter_ns()
+                try:
+                    vector = self._embedder.embed([query])[0]
+                except InputTooLongError:
+                    partition, query = exact_only_partition(partition, query), None
+                self._timed(trace, "embed", start)
+            self._put(request, partition, query, vector, own_fields, trace)
+        except Exception as exc:
+            self.write_failed(exc)
+        finally:
+            self._emit("write", trace)
+
+    async def astore(self, request: Request, fields: Callable[[], Mapping[str, Any]]) -> None:
+        """Async :meth:`store`: the embedding (memoised by the lookup) runs off the loop."""
+        trace = RequestTrace()
+        try:
+            own_fields = fields()
+            partition, query = self._locate(request)
+            vector = self._exact_vector
+            if query is not None:
+                start = time.perf_counter_ns()
+                try:
+                    vector = (await self._embedder.aembed([query]))[0]
+                except InputTooLongError:
+                    partition, query = exact_only_partition(partition, query), None
+                self._timed(trace, "embed", start)
+            self._put(request, partition, query, vector, own_fields, trace)
+        except Exception as exc:
+            self.write_failed(exc)
+        finally:
+            self._emit("write", trace)
+
+    def _put(
+        self,
+        request: Request,
+        partition: str,
+        query: str | None,
+        vector: npt.NDArray[np.float32],
+        fields: Mapping[str, Any],
+        trace: RequestTrace,
+    ) -> None:
+        expires_at = None if self._ttl_seconds is None else time.time() + self._ttl_seconds
+        payload = json.dumps(
+            {**fields, "v": _PAYLOAD_VERSION, "q": query, "e": expires_at}, ensure_ascii=False
+        )
+        # Decoding once here proves the payload reads back, and gives the exact tier the same
+        # answer a later hit would build.
+        answer = self._decode(payload)[2]
+        trace.attributes["bsc.partition_hash"] = partition_hash(partition)
+        core_id = self.core.put(vector, payload, partition=partition)
+        replaced, _ = self.exact_tier.put(
+            request.exact_key, _Remembered(answer, partition, expires_at, core_id)
+        )
+        # The same prompt written twice (two concurrent misses) keeps one entry.
+        if replaced is not None and replaced.core_id not in (None, core_id):
+            self.core.delete(replaced.core_id)
+        self._stats.add("writes")
+
+    def write_failed(self, exc: BaseException) -> None:
+        """Count and log a write that failed (also in the adapter); the answer is not stored."""
+        self._stats.add("errors", "skipped_writes")
+        self._failures.record("write", exc, treated_as="skipped write")
+
+
+_OPTION_NAMES = sorted(CacheOptions.__annotations__)
+
+
+def _check_arguments(
+    similarity_threshold: float, max_entries: int, ttl_seconds: float | None, exact_tier_size: int
+) -> None:
+    """Raise a TypeError or ValueError naming the argument, what it must be and what came."""
+    if isinstance(similarity_threshold, bool) or not isinstance(similarity_threshold, (int, float)):
+        msg = f"similarity_threshold must be a number in [0, 1], got {similarity_threshold!r}"
+        raise TypeError(msg)
+    if not 0.0 <= similarity_threshold <= 1.0:
+        msg = f"similarity_threshold must be within [0, 1], got {similarity_threshold}"
+        raise ValueError(msg)
+    for name, value in (("max_entries", max_entries), ("exact_tier_size", exact_tier_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            msg = f"{name} must be a positive int, got {value!r}"
+            raise ValueError(msg)
+    if ttl_seconds is not None and not (
+        isinstance(ttl_seconds, (int, float)) and math.isfinite(ttl_seconds) and ttl_seconds > 0
+    ):
+        msg = f"ttl_seconds must be a positive number of seconds or None, got {ttl_seconds!r}"
+        raise ValueError(msg)
