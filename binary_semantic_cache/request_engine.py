@@ -21,7 +21,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypedDict, TypeVar, runtime_checkable
 
@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 A = TypeVar("A")
+R = TypeVar("R")
 
 #: Prompts whose decoded answers the exact tier keeps by default.
 DEFAULT_EXACT_TIER_SIZE = 4096
@@ -151,6 +152,28 @@ class _Candidate(Generic[A]):
     similarity: float
     stored_query: str
     query: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Embed:
+    """A step's request: the vector of ``text``."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Score:
+    """A step's request: the verifier's score of a stored question for a new one."""
+
+    stored_query: str
+    query: str
+
+
+#: A request's steps: they yield what they need done (an embedding, a score), are sent back
+#: its result (or thrown its error), and return the request's outcome.
+Steps = Generator[_Embed | _Score, Any, R]
+#: What builds an adapter's own fields of a stored payload (run inside the write's failure guard).
+Fields = Callable[[], Mapping[str, Any]]
 
 
 class CacheOptions(TypedDict, total=False):
@@ -310,6 +333,13 @@ class RequestEngine(Generic[A]):
 
     def lookup(self, request: Request) -> Hit[A] | None:
         """Return the answer stored for ``request``, or ``None``; never raises."""
+        return self._run(self._lookup_steps(request))
+
+    async def alookup(self, request: Request) -> Hit[A] | None:
+        """Async :meth:`lookup`: the embedding and the verifier run off the event loop."""
+        return await self._arun(self._lookup_steps(request))
+
+    def _lookup_steps(self, request: Request) -> Steps[Hit[A] | None]:
         trace = RequestTrace()
         try:
             found = self._before_embedding(request, trace)
@@ -318,7 +348,7 @@ class RequestEngine(Generic[A]):
             vector = self._exact_vector
             if found.query is not None:
                 start = time.perf_counter_ns()
-                vector = self._embedder.embed([found.query])[0]
+                vector = yield _Embed(found.query)
                 self._timed(trace, "embed", start)
             matched = self._search(found, vector, trace)
             if not isinstance(matched, _Candidate):
@@ -326,7 +356,7 @@ class RequestEngine(Generic[A]):
             start = time.perf_counter_ns()
             score = self._verdicts.get((matched.stored_query, matched.query))
             if score is None:
-                score = float(self._verifier_or_fail().score(matched.stored_query, matched.query))
+                score = yield _Score(matched.stored_query, matched.query)
             return self._verified(matched, score, start, trace)
         except InputTooLongError:
             # Its exact-only partition was looked at before the embedding: nothing is stored.
@@ -338,34 +368,43 @@ class RequestEngine(Generic[A]):
         finally:
             self._emit("lookup", trace)
 
-    async def alookup(self, request: Request) -> Hit[A] | None:
-        """Async :meth:`lookup`: the embedding and the verifier run off the event loop."""
-        trace = RequestTrace()
-        try:
-            found = self._before_embedding(request, trace)
-            if not isinstance(found, _Pending):
-                return found
-            vector = self._exact_vector
-            if found.query is not None:
-                start = time.perf_counter_ns()
-                vector = (await self._embedder.aembed([found.query]))[0]
-                self._timed(trace, "embed", start)
-            matched = self._search(found, vector, trace)
-            if not isinstance(matched, _Candidate):
-                return matched
-            start = time.perf_counter_ns()
-            score = self._verdicts.get((matched.stored_query, matched.query))
-            if score is None:
-                score = await self._ascore(matched.stored_query, matched.query)
-            return self._verified(matched, score, start, trace)
-        except InputTooLongError:
-            self._stats.add("lookups", "misses")
-            return None
-        except Exception as exc:
-            self.lookup_failed(exc)
-            return None
-        finally:
-            self._emit("lookup", trace)
+    # -- running the steps: the sync and the async path differ only in how effects are done --
+
+    def _run(self, steps: Steps[R]) -> R:
+        done, value = _advance(steps, None, None)
+        while not done:
+            try:
+                done, value = _advance(steps, self._do(value), None)
+            except Exception as exc:
+                done, value = _advance(steps, None, exc)
+        result: R = value
+        return result
+
+    async def _arun(self, steps: Steps[R]) -> R:
+        done, value = _advance(steps, None, None)
+        while not done:
+            try:
+                reply = await self._ado(value)
+            except Exception as exc:
+                done, value = _advance(steps, None, exc)
+            else:
+                done, value = _advance(steps, reply, None)
+        result: R = value
+        return result
+
+    def _do(self, effect: _Embed | _Score) -> Any:
+        if isinstance(effect, _Embed):
+            return self._embedder.embed([effect.text])[0]
+        return float(self._verifier_or_fail().score(effect.stored_query, effect.query))
+
+    async def _ado(self, effect: _Embed | _Score) -> Any:
+        if isinstance(effect, _Embed):
+            return (await self._embedder.aembed([effect.text]))[0]
+        verifier = self._verifier_or_fail()
+        ascore = getattr(verifier, "ascore", None)
+        if ascore is not None:
+            return float(await ascore(effect.stored_query, effect.query))
+        return float(await asyncio.to_thread(verifier.score, effect.stored_query, effect.query))
 
     def _locate(self, request: Request) -> tuple[str, str | None]:
         partition, query = request.locate()
@@ -428,13 +467,6 @@ class RequestEngine(Generic[A]):
             msg = "a candidate to verify without a verifier"
             raise RuntimeError(msg)
         return self._verifier
-
-    async def _ascore(self, stored_query: str, query: str) -> float:
-        verifier = self._verifier_or_fail()
-        ascore = getattr(verifier, "ascore", None)
-        if ascore is not None:
-            return float(await ascore(stored_query, query))
-        return float(await asyncio.to_thread(verifier.score, stored_query, query))
 
     def _verified(
         self, candidate: _Candidate[A], score: float, start: int, trace: RequestTrace
@@ -500,28 +532,15 @@ class RequestEngine(Generic[A]):
 
     # -- write ----------------------------------------------------------------------------
 
-    def store(self, request: Request, fields: Callable[[], Mapping[str, Any]]) -> None:
+    def store(self, request: Request, fields: Fields) -> None:
         """Store the answer whose adapter-side payload ``fields()`` builds; never raises."""
-        trace = RequestTrace()
-        try:
-            own_fields = fields()
-            partition, query = self._locate(request)
-            vector = self._exact_vector
-            if query is not None:
-                start = time.perf_counter_ns()
-                try:
-                    vector = self._embedder.embed([query])[0]
-                except InputTooLongError:
-                    partition, query = exact_only_partition(partition, query), None
-                self._timed(trace, "embed", start)
-            self._put(request, partition, query, vector, own_fields, trace)
-        except Exception as exc:
-            self.write_failed(exc)
-        finally:
-            self._emit("write", trace)
+        self._run(self._store_steps(request, fields))
 
-    async def astore(self, request: Request, fields: Callable[[], Mapping[str, Any]]) -> None:
+    async def astore(self, request: Request, fields: Fields) -> None:
         """Async :meth:`store`: the embedding (memoised by the lookup) runs off the loop."""
+        await self._arun(self._store_steps(request, fields))
+
+    def _store_steps(self, request: Request, fields: Fields) -> Steps[None]:
         trace = RequestTrace()
         try:
             own_fields = fields()
@@ -530,7 +549,7 @@ class RequestEngine(Generic[A]):
             if query is not None:
                 start = time.perf_counter_ns()
                 try:
-                    vector = (await self._embedder.aembed([query]))[0]
+                    vector = yield _Embed(query)
                 except InputTooLongError:
                     partition, query = exact_only_partition(partition, query), None
                 self._timed(trace, "embed", start)
@@ -570,6 +589,15 @@ class RequestEngine(Generic[A]):
         """Count and log a write that failed (also in the adapter); the answer is not stored."""
         self._stats.add("errors", "skipped_writes")
         self._failures.record("write", exc, treated_as="skipped write")
+
+
+def _advance(steps: Steps[Any], reply: Any, error: Exception | None) -> tuple[bool, Any]:
+    """Send ``reply`` (or throw ``error``) into ``steps``: (True, its outcome) when they are
+    done, else (False, the next effect they ask for)."""
+    try:
+        return False, steps.send(reply) if error is None else steps.throw(error)
+    except StopIteration as done:
+        return True, done.value
 
 
 _OPTION_NAMES = sorted(CacheOptions.__annotations__)

@@ -14,8 +14,8 @@ from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from langchain_core.embeddings import Embeddings
 from langchain_core.outputs import Generation
 
-from binary_semantic_cache._adapter import ClosingContext
 from binary_semantic_cache.embeddings import DefaultEmbedder, Embedder, as_embedder
+from binary_semantic_cache.front_door import FrontDoor
 from binary_semantic_cache.request_engine import (
     CacheOptions,
     Hit,
@@ -23,7 +23,6 @@ from binary_semantic_cache.request_engine import (
     RequestEngine,
     exact_key,
 )
-from binary_semantic_cache.stats import CacheStats
 from bsc_langchain.partition import hash_llm_string, partition_id, partition_prefix, split_prompt
 from bsc_langchain.serialize import (
     dump_generations,
@@ -41,7 +40,7 @@ __all__ = ["BinarySemanticLLMCache"]
 logger = logging.getLogger(__name__)
 
 
-class BinarySemanticLLMCache(BaseCache, ClosingContext):
+class BinarySemanticLLMCache(BaseCache, FrontDoor):
     """LLM cache for LangChain: exact match on context, semantic match on the last question.
 
     The partition (what must match exactly) is the namespace, a hash of ``llm_string``, the
@@ -110,27 +109,6 @@ class BinarySemanticLLMCache(BaseCache, ClosingContext):
             f"{type(self).__name__}(embedding={self._model_id!r}, "
             f"namespace={self._namespace!r}, {self._engine.settings_repr()})"
         )
-
-    @property
-    def namespace(self) -> str:
-        """The tenant this cache reads and writes."""
-        return self._namespace
-
-    @property
-    def similarity_threshold(self) -> float:
-        """Estimated cosine a stored question must reach to answer a new one."""
-        return self._engine.core.similarity_threshold
-
-    def stats(self) -> CacheStats:
-        """Return hits by tier, misses, refusals by reason, writes, failures, savings, latency."""
-        return self._engine.stats()
-
-    def close(self) -> None:
-        """Write out and release the directory (with ``path``), stop following Redis.
-
-        Idempotent. A lookup or update after it is a miss or a skipped write, never an error.
-        """
-        self._engine.close()
 
     # -- BaseCache ------------------------------------------------------------------------
 

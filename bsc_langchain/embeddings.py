@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from langchain_core.embeddings import Embeddings
 
-from binary_semantic_cache.embeddings import DefaultEmbedder, Embedder
+from binary_semantic_cache.embeddings import Embedder, wrapped_embedder
 
 __all__ = ["BSCEmbeddings"]
 
@@ -28,14 +28,7 @@ class BSCEmbeddings(Embeddings):
     """
 
     def __init__(self, embedder: Embedder | None = None) -> None:
-        embedder = DefaultEmbedder() if embedder is None else embedder
-        if not isinstance(embedder, Embedder):
-            msg = (
-                "BSCEmbeddings takes a bsc-cache Embedder (embed, aembed, dim, model_id), got "
-                f"{type(embedder).__name__}"
-            )
-            raise TypeError(msg)
-        self._embedder = embedder
+        self._embedder = wrapped_embedder(embedder, "BSCEmbeddings")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_id={self._embedder.model_id!r})"

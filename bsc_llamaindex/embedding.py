@@ -23,7 +23,12 @@ from llama_index.core.bridge.pydantic import PrivateAttr
 from llama_index.core.constants import DEFAULT_EMBED_BATCH_SIZE
 
 from binary_semantic_cache import CorruptCacheError
-from binary_semantic_cache.embeddings import DefaultEmbedder, Embedder, as_embedder
+from binary_semantic_cache.embeddings import (
+    DefaultEmbedder,
+    Embedder,
+    as_embedder,
+    wrapped_embedder,
+)
 from bsc_llamaindex.files import load_vectors, save_vectors
 from bsc_llamaindex.identity import component_identity
 
@@ -58,13 +63,9 @@ class BSCEmbedding(BaseEmbedding):
     def __init__(
         self, embedder: Embedder | None = None, *, embed_batch_size: int = DEFAULT_EMBED_BATCH_SIZE
     ) -> None:
-        embedder = DefaultEmbedder() if embedder is None else embedder
-        if not isinstance(embedder, Embedder):
-            msg = (
-                "BSCEmbedding takes a bsc-cache Embedder (embed, aembed, dim, model_id), got "
-                f"{type(embedder).__name__}; wrap LlamaIndex models in BinaryCachedEmbedding"
-            )
-            raise TypeError(msg)
+        embedder = wrapped_embedder(
+            embedder, "BSCEmbedding", "; wrap LlamaIndex models in BinaryCachedEmbedding"
+        )
         super().__init__(model_name=embedder.model_id, embed_batch_size=embed_batch_size)
         self._embedder = embedder
 

@@ -23,10 +23,9 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import LLM, ToolSelection
 from llama_index.core.prompts import BasePromptTemplate
 
-from binary_semantic_cache._adapter import ClosingContext
 from binary_semantic_cache.embeddings import Embedder
+from binary_semantic_cache.front_door import FrontDoor
 from binary_semantic_cache.request_engine import CacheOptions, Request, RequestEngine
-from binary_semantic_cache.stats import CacheStats
 from bsc_llamaindex.embedding import resolve_embedder
 from bsc_llamaindex.engine import call_request, open_engine
 from bsc_llamaindex.events import areplay, async_chunks, replay
@@ -56,7 +55,7 @@ R = TypeVar("R", ChatResponse, CompletionResponse)
 Fields = Callable[[R, Sequence[str] | None], dict[str, Any]]
 
 
-class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
+class BinarySemanticLLM(FunctionCallingLLM, FrontDoor):
     """A LlamaIndex LLM answering repeated and paraphrased prompts from a semantic cache.
 
     Wraps any ``LLM`` and forwards its ``metadata``, so query engines, chat engines and agents
@@ -176,30 +175,9 @@ class BinarySemanticLLM(FunctionCallingLLM, ClosingContext):
         """The wrapped model."""
         return self._inner
 
-    @property
-    def namespace(self) -> str:
-        """The tenant this cache reads and writes."""
-        return self._namespace
-
-    @property
-    def similarity_threshold(self) -> float:
-        """Estimated cosine a stored question must reach to answer a new one."""
-        return self._engine.core.similarity_threshold
-
-    def stats(self) -> CacheStats:
-        """Return hits by tier, misses, refusals by reason, writes, failures, savings, latency."""
-        return self._engine.stats()
-
     def clear(self) -> None:
         """Forget every stored answer."""
         self._engine.clear()
-
-    def close(self) -> None:
-        """Write out and release the directory (with ``path``), stop following Redis.
-
-        Idempotent. A call after it still reaches the wrapped model: lookups are misses.
-        """
-        self._engine.close()
 
     # -- keys -----------------------------------------------------------------------------
 

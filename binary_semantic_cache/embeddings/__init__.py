@@ -13,6 +13,7 @@ from binary_semantic_cache.embeddings.adapters import (
     LangChainEmbedder,
     LlamaIndexEmbedder,
     as_embedder,
+    wrapped_embedder,
 )
 from binary_semantic_cache.embeddings.base import BaseEmbedder, Embedder, Vectors
 from binary_semantic_cache.embeddings.circuit import CircuitBreaker, CircuitState
@@ -81,4 +82,5 @@ __all__ = [
     "TokenBucket",
     "Vectors",
     "as_embedder",
+    "wrapped_embedder",
 ]

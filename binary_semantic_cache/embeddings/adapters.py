@@ -146,3 +146,23 @@ def as_embedder(obj: object, *, model_id: str | None = None) -> Embedder:
         "expected an Embedder, a LangChain Embeddings or a LlamaIndex BaseEmbedding, "
         f"got {type(obj).__module__}.{type(obj).__qualname__}"
     )
+
+
+def wrapped_embedder(embedder: Embedder | None, wrapper: str, hint: str = "") -> Embedder:
+    """The bsc-cache embedder a framework wrapper named ``wrapper`` runs: ``embedder``, or the
+    offline default for ``None``.
+
+    Raises:
+        TypeError: ``embedder`` is not a bsc-cache Embedder (``hint`` says what to use instead).
+    """
+    if embedder is None:
+        from binary_semantic_cache.embeddings.default import DefaultEmbedder
+
+        return DefaultEmbedder()
+    if not isinstance(embedder, Embedder):
+        msg = (
+            f"{wrapper} takes a bsc-cache Embedder (embed, aembed, dim, model_id), got "
+            f"{type(embedder).__name__}{hint}"
+        )
+        raise TypeError(msg)
+    return embedder
