@@ -7,6 +7,7 @@ the LlamaIndex LLM and the Prometheus exporter all read the same :class:`CacheSt
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -90,18 +91,22 @@ class LatencyHistogram:
         """How many durations were measured."""
         return sum(self.counts)
 
+    def cumulative(self) -> list[tuple[float, int]]:
+        """(upper bound, durations at or below it) per bucket; the last bound is ``inf``."""
+        out: list[tuple[float, int]] = []
+        seen = 0
+        for bound, count in zip((*LATENCY_BUCKETS, math.inf), self.counts, strict=True):
+            seen += count
+            out.append((bound, seen))
+        return out
+
     def quantile(self, q: float) -> float | None:
         """The upper bound of the bucket holding the ``q`` quantile (``inf`` past the last),
         or ``None`` before the first measurement."""
         if not self.count:
             return None
         rank = q * self.count
-        seen = 0
-        for bound, count in zip((*LATENCY_BUCKETS, float("inf")), self.counts, strict=True):
-            seen += count
-            if seen >= rank:
-                return bound
-        return float("inf")
+        return next(bound for bound, seen in self.cumulative() if seen >= rank)
 
 
 @dataclass(frozen=True, slots=True)
