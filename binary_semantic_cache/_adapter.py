@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
@@ -30,7 +31,11 @@ __all__ = [
     "matched_exactly_if_cut_off",
     "open_core",
     "resolve_guards",
+    "word_pieces",
 ]
+
+# A word and the space after it: how an answer that was not streamed is replayed as a stream.
+_WORDS = re.compile(r"\S+\s*|\s+")
 
 #: ``True``: the default checks; ``False``: none; or the guards to run.
 GuardsArg: TypeAlias = "bool | PrecisionGuards"
@@ -150,3 +155,9 @@ def exact_vector(dim: int) -> npt.NDArray[np.float32]:
     vector = np.zeros(dim, dtype=np.float32)
     vector[0] = 1.0
     return vector
+
+
+def word_pieces(text: str) -> list[str]:
+    """``text`` cut after each word's trailing space, for replaying it as a stream; at least one
+    piece (``[""]`` for no text)."""
+    return _WORDS.findall(text) or [""]

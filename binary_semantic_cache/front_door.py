@@ -39,3 +39,8 @@ class FrontDoor(ClosingContext):
         is not stored), never an error.
         """
         self._engine.close()
+
+    def abandon_led(self) -> None:
+        """Let callers waiting for the model calls the current context makes go on to call the
+        model themselves: those calls failed."""
+        self._engine.abandon_led()

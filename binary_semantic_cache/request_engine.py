@@ -21,7 +21,8 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypedDict, TypeVar, runtime_checkable
 
@@ -39,9 +40,11 @@ from binary_semantic_cache._adapter import (
     resolve_guards,
 )
 from binary_semantic_cache._core import DEFAULT_MAX_ENTRIES, DEFAULT_SIMILARITY_THRESHOLD
+from binary_semantic_cache.control import current_mode
 from binary_semantic_cache.embeddings import Embedder, InputTooLongError, MemoizedEmbedder
 from binary_semantic_cache.failures import FailureLog
 from binary_semantic_cache.lru import BoundedLRU
+from binary_semantic_cache.single_flight import Flight, Flights
 from binary_semantic_cache.stats import CacheStats, ModelPrice, StatsRecorder, Usage
 from binary_semantic_cache.telemetry import RequestTrace, partition_hash, resolve_tracing
 
@@ -68,6 +71,10 @@ _PAYLOAD_VERSION = 1
 _MEMO_SIZE = 4096
 # Pairs whose verifier score, or whose refusal log line, is remembered.
 _PAIRS_REMEMBERED = 4096
+# Entries of one question refresh() may find to replace (more than one: concurrent writes).
+_REPLACED_AT_MOST = 8
+#: Seconds a caller waits for a concurrent model call of the same prompt before its own.
+DEFAULT_SINGLE_FLIGHT_TIMEOUT = 30.0
 
 
 @runtime_checkable
@@ -131,6 +138,7 @@ class _Remembered(Generic[A]):
 
     answer: A
     partition: str
+    query: str | None
     expires_at: float | None  # wall clock, as stored in the payload
     core_id: int | None
 
@@ -169,9 +177,17 @@ class _Score:
     query: str
 
 
-#: A request's steps: they yield what they need done (an embedding, a score), are sent back
-#: its result (or thrown its error), and return the request's outcome.
-Steps = Generator[_Embed | _Score, Any, R]
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    """A step's request: wait for a concurrent caller's model call of the same prompt."""
+
+    flight: Flight
+
+
+Effect = _Embed | _Score | _Wait
+#: A request's steps: they yield what they need done (an embedding, a score, a wait), are sent
+#: back its result (or thrown its error), and return the request's outcome.
+Steps = Generator[Effect, Any, R]
 #: What builds an adapter's own fields of a stored payload (run inside the write's failure guard).
 Fields = Callable[[], Mapping[str, Any]]
 
@@ -202,6 +218,8 @@ class CacheOptions(TypedDict, total=False):
             estimated cost saved in stats.
         tracing: ``True`` writes OpenTelemetry spans through the global tracer provider, or
             pass a ``Tracer``; ``trace_prompts`` adds the question's text to them.
+        single_flight_timeout: Seconds a caller that misses waits for a concurrent caller's
+            model call of the same prompt, instead of making its own (default 30; 0: never).
     """
 
     similarity_threshold: float
@@ -218,6 +236,7 @@ class CacheOptions(TypedDict, total=False):
     prices: Mapping[str, ModelPrice] | None
     tracing: bool | Any
     trace_prompts: bool
+    single_flight_timeout: float
 
 
 class RequestEngine(Generic[A]):
@@ -292,6 +311,7 @@ class RequestEngine(Generic[A]):
         self._verdicts: BoundedLRU[tuple[str, str], float] = BoundedLRU(_PAIRS_REMEMBERED)
         self._explained: BoundedLRU[tuple[str, str], bool] = BoundedLRU(_PAIRS_REMEMBERED)
         self._stats = StatsRecorder(options.get("prices"))
+        self._flights = Flights(options.get("single_flight_timeout", DEFAULT_SINGLE_FLIGHT_TIMEOUT))
         self._logger = logger
         self._failures = FailureLog(logger)
 
@@ -342,22 +362,15 @@ class RequestEngine(Generic[A]):
     def _lookup_steps(self, request: Request) -> Steps[Hit[A] | None]:
         trace = RequestTrace()
         try:
-            found = self._before_embedding(request, trace)
-            if not isinstance(found, _Pending):
-                return found
-            vector = self._exact_vector
-            if found.query is not None:
-                start = time.perf_counter_ns()
-                vector = yield _Embed(found.query)
-                self._timed(trace, "embed", start)
-            matched = self._search(found, vector, trace)
-            if not isinstance(matched, _Candidate):
-                return matched
-            start = time.perf_counter_ns()
-            score = self._verdicts.get((matched.stored_query, matched.query))
-            if score is None:
-                score = yield _Score(matched.stored_query, matched.query)
-            return self._verified(matched, score, start, trace)
+            if current_mode() is not None:
+                # skip() or refresh(): the call goes to the model whatever is stored.
+                self._stats.add("lookups", "misses", "bypassed")
+                return None
+            hit = yield from self._find(request, trace)
+            if hit is None:
+                # Concurrent callers of this prompt now wait for this caller's model call.
+                self._flights.lead(request.exact_key)
+            return hit
         except InputTooLongError:
             # Its exact-only partition was looked at before the embedding: nothing is stored.
             self._stats.add("lookups", "misses")
@@ -367,6 +380,34 @@ class RequestEngine(Generic[A]):
             return None
         finally:
             self._emit("lookup", trace)
+
+    def _find(self, request: Request, trace: RequestTrace) -> Steps[Hit[A] | None]:
+        exact = self._exact_hit(request, trace)
+        if exact is not None:
+            return exact
+        flight = self._flights.running(request.exact_key)
+        if flight is not None:
+            self._stats.add("waits")
+            yield _Wait(flight)
+            exact = self._exact_hit(request, trace)
+            if exact is not None:
+                return exact
+        found = self._pending(request, trace)
+        if found is None:
+            return None
+        vector = self._exact_vector
+        if found.query is not None:
+            start = time.perf_counter_ns()
+            vector = yield _Embed(found.query)
+            self._timed(trace, "embed", start)
+        matched = self._search(found, vector, trace)
+        if not isinstance(matched, _Candidate):
+            return matched
+        start = time.perf_counter_ns()
+        score = self._verdicts.get((matched.stored_query, matched.query))
+        if score is None:
+            score = yield _Score(matched.stored_query, matched.query)
+        return self._verified(matched, score, start, trace)
 
     # -- running the steps: the sync and the async path differ only in how effects are done --
 
@@ -392,12 +433,16 @@ class RequestEngine(Generic[A]):
         result: R = value
         return result
 
-    def _do(self, effect: _Embed | _Score) -> Any:
+    def _do(self, effect: Effect) -> Any:
+        if isinstance(effect, _Wait):
+            return effect.flight.wait()
         if isinstance(effect, _Embed):
             return self._embedder.embed([effect.text])[0]
         return float(self._verifier_or_fail().score(effect.stored_query, effect.query))
 
-    async def _ado(self, effect: _Embed | _Score) -> Any:
+    async def _ado(self, effect: Effect) -> Any:
+        if isinstance(effect, _Wait):
+            return await effect.flight.await_landing()
         if isinstance(effect, _Embed):
             return (await self._embedder.aembed([effect.text]))[0]
         verifier = self._verifier_or_fail()
@@ -417,11 +462,12 @@ class RequestEngine(Generic[A]):
             entry.expires_at is None or time.time() < entry.expires_at
         ) and self.core.has_partition(entry.partition)
 
-    def _before_embedding(self, request: Request, trace: RequestTrace) -> Hit[A] | _Pending | None:
-        """The exact tier's hit, what the core must look up, or ``None`` for a plain miss."""
+    def _exact_hit(self, request: Request, trace: RequestTrace) -> Hit[A] | None:
         entry = self.exact_tier.get(request.exact_key, self._is_live)
-        if entry is not None:
-            return self._served(Hit(entry.answer, 1.0, "exact"), trace)
+        return None if entry is None else self._served(Hit(entry.answer, 1.0, "exact"), trace)
+
+    def _pending(self, request: Request, trace: RequestTrace) -> _Pending | None:
+        """What the core must look up, or ``None`` for a plain miss."""
         partition, query = self._locate(request)
         trace.attributes["bsc.partition_hash"] = partition_hash(partition)
         if self._tracing is not None and self._tracing.record_prompts and query is not None:
@@ -445,7 +491,8 @@ class RequestEngine(Generic[A]):
         if stored_query == pending.query:
             # The same question (or the same exact-only prompt): keep it for the next repeat.
             self.exact_tier.put(
-                pending.key, _Remembered(answer, pending.partition, expires_at, found.id)
+                pending.key,
+                _Remembered(answer, pending.partition, pending.query, expires_at, found.id),
             )
             return self._served(Hit(answer, 1.0, "exact"), trace)
         similarity = float(found.similarity)
@@ -540,9 +587,31 @@ class RequestEngine(Generic[A]):
         """Async :meth:`store`: the embedding (memoised by the lookup) runs off the loop."""
         await self._arun(self._store_steps(request, fields))
 
+    @contextmanager
+    def calling(self, request: Request | None) -> Iterator[None]:
+        """Around an adapter's model call for ``request``: if it fails (or a stream is dropped),
+        callers waiting for it go on to call the model themselves."""
+        try:
+            yield
+        except BaseException:
+            if request is not None:
+                self.abandon(request)
+            raise
+
+    def abandon(self, request: Request) -> None:
+        """Say that ``request``'s model call failed: callers waiting for it call the model."""
+        self._flights.land(request.exact_key)
+
+    def abandon_led(self) -> None:
+        """:meth:`abandon` every request whose model call the current context makes."""
+        self._flights.give_up_led()
+
     def _store_steps(self, request: Request, fields: Fields) -> Steps[None]:
         trace = RequestTrace()
+        mode = current_mode()
         try:
+            if mode == "skip":
+                return
             own_fields = fields()
             partition, query = self._locate(request)
             vector = self._exact_vector
@@ -553,11 +622,24 @@ class RequestEngine(Generic[A]):
                 except InputTooLongError:
                     partition, query = exact_only_partition(partition, query), None
                 self._timed(trace, "embed", start)
+            if mode == "refresh":
+                self._forget(partition, query, vector)
             self._put(request, partition, query, vector, own_fields, trace)
         except Exception as exc:
             self.write_failed(exc)
         finally:
+            # Stored or not, whoever waits for this call looks up again now.
+            self._flights.land(request.exact_key)
             self._emit("write", trace)
+
+    def _forget(self, partition: str, query: str | None, vector: npt.NDArray[np.float32]) -> None:
+        """Delete the answers stored for ``query`` in ``partition``: refresh() replaces them."""
+        for found in self.core.search(vector, k=_REPLACED_AT_MOST, partition=partition):
+            if self._decode(found.response)[0] == query:
+                self.core.delete(found.id)
+        self.exact_tier.remove_where(
+            lambda _, entry: entry.partition == partition and entry.query == query
+        )
 
     def _put(
         self,
@@ -578,7 +660,7 @@ class RequestEngine(Generic[A]):
         trace.attributes["bsc.partition_hash"] = partition_hash(partition)
         core_id = self.core.put(vector, payload, partition=partition)
         replaced, _ = self.exact_tier.put(
-            request.exact_key, _Remembered(answer, partition, expires_at, core_id)
+            request.exact_key, _Remembered(answer, partition, query, expires_at, core_id)
         )
         # The same prompt written twice (two concurrent misses) keeps one entry.
         if replaced is not None and replaced.core_id not in (None, core_id):

@@ -119,6 +119,8 @@ class CacheStats:
     as ``guard:numbers``, ``"verifier"``, ``"bound"``); each is also a miss, and
     ``guard_refusals`` counts the guards' share. ``errors`` are failures inside the cache,
     served as misses or skipped writes; ``skipped_writes`` are answers that could not be stored.
+    ``bypassed`` lookups ran under ``skip()`` or ``refresh()`` (misses too); ``waits`` are
+    lookups that waited for a concurrent caller's model call of the same prompt.
     Tokens and cost count only hits whose stored answer carried its token usage; cost only those
     whose model is in the price table (``priced_hits``). ``latency`` holds a histogram per stage
     of :data:`STAGES`.
@@ -140,6 +142,8 @@ class CacheStats:
     writes: int = 0
     errors: int = 0
     skipped_writes: int = 0
+    bypassed: int = 0
+    waits: int = 0
     input_tokens_saved: int = 0
     output_tokens_saved: int = 0
     priced_hits: int = 0

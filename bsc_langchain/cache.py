@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from langchain_core.embeddings import Embeddings
-from langchain_core.outputs import Generation
+from langchain_core.outputs import ChatGenerationChunk, Generation
 
 from binary_semantic_cache.embeddings import DefaultEmbedder, Embedder, as_embedder
 from binary_semantic_cache.front_door import FrontDoor
@@ -23,11 +24,15 @@ from binary_semantic_cache.request_engine import (
     RequestEngine,
     exact_key,
 )
+from bsc_langchain import streaming
 from bsc_langchain.partition import hash_llm_string, partition_id, partition_prefix, split_prompt
 from bsc_langchain.serialize import (
+    StoredAnswer,
     dump_generations,
     fresh_generations,
-    load_generations,
+    load_answer,
+    replay_chunks,
+    stream_fields,
     without_run_ids,
 )
 from bsc_langchain.stats import generation_usage
@@ -93,12 +98,13 @@ class BinarySemanticLLMCache(BaseCache, FrontDoor):
             msg = f"namespace must be a str, got {type(namespace).__name__}"
             raise TypeError(msg)
         inner: Embedder = DefaultEmbedder() if embedding is None else as_embedder(embedding)
+        streaming.install()  # stream()/astream() of chat models read and write the cache too
         self._model_id = inner.model_id
         self._namespace = namespace
-        self._engine: RequestEngine[list[Generation]] = RequestEngine(
+        self._engine: RequestEngine[StoredAnswer] = RequestEngine(
             inner,
-            decode=lambda fields: load_generations(fields["g"]),
-            usage=generation_usage,
+            decode=load_answer,
+            usage=lambda answer: generation_usage(answer.generations),
             redis_namespace=f"bsc_langchain/{namespace}",
             logger=logger,
             **options,
@@ -158,6 +164,48 @@ class BinarySemanticLLMCache(BaseCache, FrontDoor):
         """Async :meth:`clear`, run in a worker thread (clearing scans the stored entries)."""
         await asyncio.to_thread(self.clear, **kwargs)
 
+    # -- streams: bsc_langchain.streaming hands chat models' stream() and astream() here ---
+
+    def stream(
+        self,
+        prompt: str,
+        llm_string: str,
+        model_stream: Callable[[], Iterator[ChatGenerationChunk]],
+    ) -> Iterator[ChatGenerationChunk]:
+        """A chat model's stream through the cache: a hit replayed as chunks, a miss relayed
+        from ``model_stream()`` and stored once it completes (not when it fails or is dropped)."""
+        request = self._request(prompt, llm_string)
+        hit = self._engine.lookup(request)
+        if hit is not None:
+            yield from replay_chunks(hit.answer, hit.marks)
+            return
+        chunks: list[ChatGenerationChunk] = []
+        with self._engine.calling(request):
+            for chunk in model_stream():
+                chunks.append(chunk)
+                yield chunk
+        self._engine.store(request, lambda: stream_fields(chunks))
+
+    async def astream(
+        self,
+        prompt: str,
+        llm_string: str,
+        model_stream: Callable[[], AsyncIterator[ChatGenerationChunk]],
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        """Async :meth:`stream`."""
+        request = self._request(prompt, llm_string)
+        hit = await self._engine.alookup(request)
+        if hit is not None:
+            for replayed in replay_chunks(hit.answer, hit.marks):
+                yield replayed
+            return
+        chunks: list[ChatGenerationChunk] = []
+        with self._engine.calling(request):
+            async for chunk in model_stream():
+                chunks.append(chunk)
+                yield chunk
+        await self._engine.astore(request, lambda: stream_fields(chunks))
+
     def _request(self, prompt: str, llm_string: str) -> Request:
         llm_hash = hash_llm_string(llm_string)
 
@@ -170,8 +218,8 @@ class BinarySemanticLLMCache(BaseCache, FrontDoor):
         return Request(exact_key(self._namespace, llm_hash, self._model_id, prompt), locate)
 
 
-def _generations(hit: Hit[list[Generation]] | None) -> list[Generation] | None:
-    return None if hit is None else fresh_generations(hit.answer, hit.marks)
+def _generations(hit: Hit[StoredAnswer] | None) -> list[Generation] | None:
+    return None if hit is None else fresh_generations(hit.answer.generations, hit.marks)
 
 
 def _fields(generations: RETURN_VAL_TYPE) -> dict[str, str]:

@@ -7,19 +7,29 @@ No pickle: a cache file or a shared Redis must never be able to run code in the 
 from __future__ import annotations
 
 import copy
+import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.language_models.chat_models import generate_from_stream
 from langchain_core.load import dumps, loads
 from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
+
+from binary_semantic_cache._adapter import word_pieces
 
 __all__ = [
     "ALLOWED_OBJECTS",
+    "StoredAnswer",
     "dump_generations",
     "fresh_generations",
+    "load_answer",
     "load_generations",
+    "replay_chunks",
+    "stream_fields",
     "without_run_ids",
 ]
 
@@ -32,6 +42,22 @@ ALLOWED_OBJECTS: tuple[type[Any], ...] = (
     AIMessage,
     AIMessageChunk,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """One answer read back: its generations, and the chunks it streamed in (if it streamed)."""
+
+    generations: list[Generation]
+    chunks: list[Generation] | None
+
+
+def load_answer(fields: Mapping[str, Any]) -> StoredAnswer:
+    """Read an answer back from its payload's fields (``g``: generations, ``c``: chunks)."""
+    chunks = fields.get("c")
+    return StoredAnswer(
+        load_generations(fields["g"]), None if chunks is None else load_generations(chunks)
+    )
 
 
 def dump_generations(generations: Sequence[Generation]) -> str:
@@ -90,3 +116,60 @@ def without_run_ids(generations: Sequence[Generation]) -> list[Generation]:
             )
         out.append(generation)
     return out
+
+
+def stream_fields(chunks: Sequence[ChatGenerationChunk]) -> dict[str, str]:
+    """A streamed answer's payload fields: its merged generation, as ``invoke`` would have
+    stored it, and its chunks, so a streamed hit replays them as they came."""
+    result = generate_from_stream(iter(chunks))
+    recorded = [
+        ChatGenerationChunk(
+            message=chunk.message.model_copy(update={"id": None}),
+            generation_info=chunk.generation_info,
+        )
+        for chunk in chunks
+    ]
+    return {
+        "g": dump_generations(without_run_ids(result.generations)),
+        "c": dump_generations(recorded),
+    }
+
+
+def replay_chunks(answer: StoredAnswer, marks: dict[str, Any]) -> list[ChatGenerationChunk]:
+    """The chunks a streamed hit yields: the recorded ones, or, for an answer that was not
+    streamed, its text word by word, then its tool calls, usage and metadata.
+
+    Only the first chunk carries ``marks``: LangChain concatenates string metadata when it
+    adds chunks up, so a mark on every chunk would repeat in the merged message.
+    """
+    if answer.chunks is not None:
+        chunks = [copy.deepcopy(c) for c in answer.chunks if isinstance(c, ChatGenerationChunk)]
+    else:
+        chunks = _chunks_of(answer.generations[0])
+    first = chunks[0].message
+    first.response_metadata = {**first.response_metadata, **marks}
+    return chunks
+
+
+def _chunks_of(generation: Generation) -> list[ChatGenerationChunk]:
+    if not isinstance(generation, ChatGeneration):
+        return [ChatGenerationChunk(message=AIMessageChunk(content=generation.text))]
+    message = generation.message
+    content = message.content
+    pieces = word_pieces(content) if isinstance(content, str) else []
+    chunks = [ChatGenerationChunk(message=AIMessageChunk(content=p)) for p in pieces[:-1]]
+    tool_calls = getattr(message, "tool_calls", None) or []
+    last = AIMessageChunk(
+        content=pieces[-1] if pieces else content,
+        tool_call_chunks=[
+            tool_call_chunk(
+                name=call["name"], args=json.dumps(call["args"]), id=call.get("id"), index=i
+            )
+            for i, call in enumerate(tool_calls)
+        ],
+        usage_metadata=getattr(message, "usage_metadata", None),
+        response_metadata=copy.deepcopy(message.response_metadata),
+        additional_kwargs=copy.deepcopy(message.additional_kwargs),
+    )
+    generation_info = copy.deepcopy(generation.generation_info)
+    return [*chunks, ChatGenerationChunk(message=last, generation_info=generation_info)]

@@ -208,10 +208,11 @@ class BinarySemanticLLM(FunctionCallingLLM, FrontDoor):
     ) -> Generator[R, None, None]:
         deltas: list[str] = []
         last: R | None = None
-        for chunk in stream:
-            deltas.append(chunk.delta or "")
-            last = chunk
-            yield chunk
+        with self._engine.calling(key):
+            for chunk in stream:
+                deltas.append(chunk.delta or "")
+                last = chunk
+                yield chunk
         # Only a stream read to its end is an answer; an abandoned one never gets here.
         if key is not None and last is not None:
             final = last
@@ -222,10 +223,11 @@ class BinarySemanticLLM(FunctionCallingLLM, FrontDoor):
     ) -> AsyncGenerator[R, None]:
         deltas: list[str] = []
         last: R | None = None
-        async for chunk in stream:
-            deltas.append(chunk.delta or "")
-            last = chunk
-            yield chunk
+        with self._engine.calling(key):
+            async for chunk in stream:
+                deltas.append(chunk.delta or "")
+                last = chunk
+                yield chunk
         if key is not None and last is not None:
             final = last
             await self._engine.astore(key, lambda: fields(final, deltas))
@@ -238,7 +240,8 @@ class BinarySemanticLLM(FunctionCallingLLM, FrontDoor):
         if hit is not None:
             response = chat_response(hit.answer, hit.marks)
             return replay(self, llm_chat_callback, messages, kwargs, response)
-        result = self._inner.chat(messages, **kwargs)
+        with self._engine.calling(key):
+            result = self._inner.chat(messages, **kwargs)
         if key is not None:
             self._engine.store(key, lambda: chat_fields(result, None))
         return result
@@ -249,7 +252,8 @@ class BinarySemanticLLM(FunctionCallingLLM, FrontDoor):
         if hit is not None:
             response = chat_response(hit.answer, hit.marks)
             return await areplay(self, llm_chat_callback, messages, kwargs, response)
-        result = await self._inner.achat(messages, **kwargs)
+        with self._engine.calling(key):
+            result = await self._inner.achat(messages, **kwargs)
         if key is not None:
             await self._engine.astore(key, lambda: chat_fields(result, None))
         return result
@@ -260,7 +264,9 @@ class BinarySemanticLLM(FunctionCallingLLM, FrontDoor):
         if hit is not None:
             chunks = _generator(chat_chunks(hit.answer, hit.marks))
             return replay(self, llm_chat_callback, messages, kwargs, chunks)
-        return self._recorded(key, self._inner.stream_chat(messages, **kwargs), chat_fields)
+        with self._engine.calling(key):
+            stream = self._inner.stream_chat(messages, **kwargs)
+        return self._recorded(key, stream, chat_fields)
 
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
@@ -270,7 +276,8 @@ class BinarySemanticLLM(FunctionCallingLLM, FrontDoor):
         if hit is not None:
             chunks = async_chunks(chat_chunks(hit.answer, hit.marks))
             return await areplay(self, llm_chat_callback, messages, kwargs, chunks)
-        stream = await self._inner.astream_chat(messages, **kwargs)
+        with self._engine.calling(key):
+            stream = await self._inner.astream_chat(messages, **kwargs)
         return self._arecorded(key, stream, chat_fields)
 
     # -- completion -----------------------------------------------------------------------
@@ -282,7 +289,8 @@ class BinarySemanticLLM(FunctionCallingLLM, FrontDoor):
             response = completion_response(hit.answer, hit.marks)
             call_kwargs = {"formatted": formatted, **kwargs}
             return replay(self, llm_completion_callback, prompt, call_kwargs, response)
-        result = self._inner.complete(prompt, formatted=formatted, **kwargs)
+        with self._engine.calling(key):
+            result = self._inner.complete(prompt, formatted=formatted, **kwargs)
         if key is not None:
             self._engine.store(key, lambda: completion_fields(result, None))
         return result
@@ -296,7 +304,8 @@ class BinarySemanticLLM(FunctionCallingLLM, FrontDoor):
             response = completion_response(hit.answer, hit.marks)
             call_kwargs = {"formatted": formatted, **kwargs}
             return await areplay(self, llm_completion_callback, prompt, call_kwargs, response)
-        result = await self._inner.acomplete(prompt, formatted=formatted, **kwargs)
+        with self._engine.calling(key):
+            result = await self._inner.acomplete(prompt, formatted=formatted, **kwargs)
         if key is not None:
             await self._engine.astore(key, lambda: completion_fields(result, None))
         return result
@@ -310,7 +319,8 @@ class BinarySemanticLLM(FunctionCallingLLM, FrontDoor):
             chunks = _generator(completion_chunks(hit.answer, hit.marks))
             call_kwargs = {"formatted": formatted, **kwargs}
             return replay(self, llm_completion_callback, prompt, call_kwargs, chunks)
-        stream = self._inner.stream_complete(prompt, formatted=formatted, **kwargs)
+        with self._engine.calling(key):
+            stream = self._inner.stream_complete(prompt, formatted=formatted, **kwargs)
         return self._recorded(key, stream, completion_fields)
 
     async def astream_complete(
@@ -322,7 +332,8 @@ class BinarySemanticLLM(FunctionCallingLLM, FrontDoor):
             chunks = async_chunks(completion_chunks(hit.answer, hit.marks))
             call_kwargs = {"formatted": formatted, **kwargs}
             return await areplay(self, llm_completion_callback, prompt, call_kwargs, chunks)
-        stream = await self._inner.astream_complete(prompt, formatted=formatted, **kwargs)
+        with self._engine.calling(key):
+            stream = await self._inner.astream_complete(prompt, formatted=formatted, **kwargs)
         return self._arecorded(key, stream, completion_fields)
 
     # -- tool calling: the wrapped model formats tools and reads tool calls; chat is cached ----

@@ -8,13 +8,14 @@ are replayed word by word.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, CompletionResponse
 from pydantic_core import to_jsonable_python
+
+from binary_semantic_cache._adapter import word_pieces
 
 __all__ = [
     "StoredAnswer",
@@ -26,8 +27,6 @@ __all__ = [
     "completion_response",
     "load_answer",
 ]
-
-_WORDS = re.compile(r"\S+\s*|\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +67,7 @@ def load_answer(fields: Mapping[str, Any]) -> StoredAnswer:
 def _pieces(answer: StoredAnswer) -> list[str]:
     if answer.deltas:
         return answer.deltas
-    return _WORDS.findall(answer.text) or [""]
+    return word_pieces(answer.text)
 
 
 def chat_response(answer: StoredAnswer, marks: dict[str, Any]) -> ChatResponse:
