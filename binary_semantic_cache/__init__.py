@@ -14,6 +14,7 @@ from binary_semantic_cache._core import (
     __version__,
 )
 from binary_semantic_cache.cache import BinarySemanticCache
+from binary_semantic_cache.control import refresh, skip
 
 __all__ = [
     "DEFAULT_MAX_ENTRIES",
@@ -26,4 +27,6 @@ __all__ = [
     "CorruptCacheError",
     "UnsupportedFormatError",
     "__version__",
+    "refresh",
+    "skip",
 ]

@@ -40,7 +40,7 @@ from binary_semantic_cache._adapter import (
     resolve_guards,
 )
 from binary_semantic_cache._core import DEFAULT_MAX_ENTRIES, DEFAULT_SIMILARITY_THRESHOLD
-from binary_semantic_cache.control import current_mode
+from binary_semantic_cache.control import CacheMode, current_mode
 from binary_semantic_cache.embeddings import Embedder, InputTooLongError, MemoizedEmbedder
 from binary_semantic_cache.failures import FailureLog
 from binary_semantic_cache.lru import BoundedLRU
@@ -94,11 +94,13 @@ class Request:
 
     ``exact_key`` names the whole prompt (see :func:`exact_key`); ``locate`` returns its
     context partition and its question (``None``: the prompt may only match exactly), and runs
-    only when the exact tier has no answer.
+    only when the exact tier has no answer. ``mode`` ("skip" or "refresh") overrides the
+    :mod:`~binary_semantic_cache.control` mode for this request (say, from a request header).
     """
 
     exact_key: bytes
     locate: Callable[[], tuple[str, str | None]]
+    mode: CacheMode | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,20 +364,20 @@ class RequestEngine(Generic[A]):
     def _lookup_steps(self, request: Request) -> Steps[Hit[A] | None]:
         trace = RequestTrace()
         try:
-            if current_mode() is not None:
+            if (request.mode or current_mode()) is not None:
                 # skip() or refresh(): the call goes to the model whatever is stored.
                 self._stats.add("lookups", "misses", "bypassed")
                 return None
             hit = yield from self._find(request, trace)
-            if hit is None:
-                # Concurrent callers of this prompt now wait for this caller's model call.
-                self._flights.lead(request.exact_key)
+            if hit is not None:
+                self._flights.release(request.exact_key)  # no model call to wait for
             return hit
         except InputTooLongError:
             # Its exact-only partition was looked at before the embedding: nothing is stored.
             self._stats.add("lookups", "misses")
             return None
         except Exception as exc:
+            self._flights.release(request.exact_key)
             self.lookup_failed(exc)
             return None
         finally:
@@ -386,7 +388,11 @@ class RequestEngine(Generic[A]):
         if exact is not None:
             return exact
         flight = self._flights.running(request.exact_key)
-        if flight is not None:
+        if flight is None:
+            # Lead at once, before the embedding: concurrent callers of this prompt wait for
+            # this one's lookup and, if it misses, its model call.
+            self._flights.lead(request.exact_key)
+        else:
             self._stats.add("waits")
             yield _Wait(flight)
             exact = self._exact_hit(request, trace)
@@ -608,7 +614,7 @@ class RequestEngine(Generic[A]):
 
     def _store_steps(self, request: Request, fields: Fields) -> Steps[None]:
         trace = RequestTrace()
-        mode = current_mode()
+        mode = request.mode or current_mode()
         try:
             if mode == "skip":
                 return

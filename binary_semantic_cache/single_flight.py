@@ -1,9 +1,10 @@
 """Single flight: concurrent misses of one prompt wait for the first caller's model call.
 
-The first caller to miss leads a flight; later callers of the same prompt wait (threads on an
-event, asyncio tasks on a future of their own loop) until the leader's answer is stored or the
-leader gives up, then look up again. A wait is bounded: a flight older than ``timeout`` is
-stale, and its waiters go on to call the model themselves. A leader's failure is never an
+The first caller past the exact tier leads a flight; later callers of the same prompt wait
+(threads on an event, asyncio tasks on a future of their own loop) until the leader's lookup
+found an answer, its answer is stored, or it gives up; then they look up again. A wait is
+bounded: a flight older than ``timeout`` is stale, and its waiters go on to call the model
+themselves. A leader's failure is never an
 answer: its waiters find nothing stored and call the model.
 """
 
@@ -101,6 +102,11 @@ class Flights:
             _LED.set(_LED.get() - {key})
         if flight is not None:
             flight.land()
+
+    def release(self, key: bytes) -> None:
+        """End ``key``'s flight if the current context leads it (its lookup found an answer)."""
+        if key in _LED.get():
+            self.land(key)
 
     def give_up_led(self) -> None:
         """End every flight the current context leads (its model call failed)."""

@@ -7,6 +7,7 @@ question is matched by meaning. ``BSCEmbeddings`` is the offline embedder as Lan
 
 from __future__ import annotations
 
+from binary_semantic_cache.control import refresh, skip
 from bsc_langchain.cache import BinarySemanticLLMCache
 from bsc_langchain.embeddings import BSCEmbeddings
 from bsc_langchain.partition import PromptParts, split_prompt
@@ -20,5 +21,7 @@ __all__ = [
     "CacheStats",
     "ModelPrice",
     "PromptParts",
+    "refresh",
+    "skip",
     "split_prompt",
 ]

@@ -25,7 +25,13 @@ from binary_semantic_cache.request_engine import (
     exact_key,
 )
 from bsc_langchain import streaming
-from bsc_langchain.partition import hash_llm_string, partition_id, partition_prefix, split_prompt
+from bsc_langchain.partition import (
+    hash_llm_string,
+    partition_id,
+    partition_prefix,
+    split_prompt,
+    without_cache_keyword,
+)
 from bsc_langchain.serialize import (
     StoredAnswer,
     dump_generations,
@@ -207,6 +213,7 @@ class BinarySemanticLLMCache(BaseCache, FrontDoor):
         await self._engine.astore(request, lambda: stream_fields(chunks))
 
     def _request(self, prompt: str, llm_string: str) -> Request:
+        llm_string, opted_out = without_cache_keyword(llm_string)
         llm_hash = hash_llm_string(llm_string)
 
         def locate() -> tuple[str, str | None]:
@@ -215,7 +222,8 @@ class BinarySemanticLLMCache(BaseCache, FrontDoor):
             return context, parts.query
 
         # The full prompt fixes both the partition and the query, so it stands for the pair.
-        return Request(exact_key(self._namespace, llm_hash, self._model_id, prompt), locate)
+        key = exact_key(self._namespace, llm_hash, self._model_id, prompt)
+        return Request(key, locate, "skip" if opted_out else None)
 
 
 def _generations(hit: Hit[StoredAnswer] | None) -> list[Generation] | None:

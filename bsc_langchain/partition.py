@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,12 +44,39 @@ class PromptParts:
     query: str | None
 
 
+# ", ('cache', False)" in the sorted keyword list of an llm_string, or "('cache', False), " first.
+_CACHE_KEYWORD = re.compile(
+    r", \('cache', (True|False|None)\)|\('cache', (True|False|None)\)(?:, )?"
+)
+
+
 def hash_llm_string(llm_string: str) -> str:
     """Return the hex SHA-256 of ``llm_string``; the only form of it the cache keeps.
 
     ``llm_string`` can hold base URLs, headers and other configuration that must not be stored.
     """
     return hashlib.sha256(llm_string.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def without_cache_keyword(llm_string: str) -> tuple[str, bool]:
+    """``llm_string`` without a ``cache=`` keyword of the call, and whether it was ``False``.
+
+    LangChain puts a call's keywords in ``llm_string`` and sends them on to the provider, so
+    ``model.invoke(q, cache=False)`` neither skips a cache nor should it change the key. It is
+    taken out here, with a warning (once) pointing to :func:`bsc_langchain.skip`.
+    """
+    match = _CACHE_KEYWORD.search(llm_string)
+    if match is None:
+        return llm_string, False
+    warnings.warn(
+        "cache= was passed to a model call: LangChain sends it on to the model's provider and "
+        "it does not switch a cache off; use `with bsc_langchain.skip():` (or refresh()) "
+        "around the call. This cache honours cache=False and leaves it out of the key.",
+        UserWarning,
+        stacklevel=2,
+    )
+    opted_out = (match[1] or match[2]) == "False"
+    return llm_string[: match.start()] + llm_string[match.end() :], opted_out
 
 
 def _digest(text: str) -> str:

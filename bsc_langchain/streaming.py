@@ -9,8 +9,9 @@ idempotently, when the first :class:`~bsc_langchain.BinarySemanticLLMCache` is m
   a ``BinarySemanticLLMCache`` claims the model's ``_stream``/``_astream`` call for the cache,
   which replays a hit as chunks or relays and stores a miss. LangChain's own ``stream`` still
   runs around it: callbacks, tracing, run ids and the final chunk are as for a model call.
-- ``_generate_with_cache``/``_agenerate_with_cache`` (the ``invoke`` path) give up the
-  single-flight lead of a model call that raised, so callers waiting for it call the model.
+- ``_generate_with_cache``/``_agenerate_with_cache`` (a chat model's ``invoke`` path) and
+  ``BaseLLM._generate_helper``/``_agenerate_helper`` (an LLM's) give up the single-flight lead
+  of a model call that raised, so callers waiting for it call the model themselves.
 
 Whenever the model's cache is another one (or ``cache=False``), every wrapper only passes the
 call on: setting another cache undoes the behaviour without unwrapping anything.
@@ -26,7 +27,7 @@ from typing import Any
 import wrapt
 from langchain_core.caches import BaseCache
 from langchain_core.globals import get_llm_cache
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, BaseLLM
 from langchain_core.load import dumps
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
@@ -50,10 +51,12 @@ def install() -> None:
         wrapt.wrap_function_wrapper(BaseChatModel, "astream", _claimed_astream)
         wrapt.wrap_function_wrapper(BaseChatModel, "_generate_with_cache", _released_on_error)
         wrapt.wrap_function_wrapper(BaseChatModel, "_agenerate_with_cache", _areleased_on_error)
+        wrapt.wrap_function_wrapper(BaseLLM, "_generate_helper", _released_on_error)
+        wrapt.wrap_function_wrapper(BaseLLM, "_agenerate_helper", _areleased_on_error)
         _installed = True
 
 
-def _our_cache(model: BaseChatModel) -> Any:
+def _our_cache(model: BaseChatModel | BaseLLM) -> Any:
     """The model's cache when it is a BinarySemanticLLMCache, else ``None``."""
     from bsc_langchain.cache import BinarySemanticLLMCache
 
@@ -175,7 +178,7 @@ def _model_astream(
 
 
 def _released_on_error(
-    wrapped: Callable[..., Any], model: BaseChatModel, args: Any, kwargs: Any
+    wrapped: Callable[..., Any], model: BaseChatModel | BaseLLM, args: Any, kwargs: Any
 ) -> Any:
     try:
         return wrapped(*args, **kwargs)
@@ -185,7 +188,7 @@ def _released_on_error(
 
 
 async def _areleased_on_error(
-    wrapped: Callable[..., Any], model: BaseChatModel, args: Any, kwargs: Any
+    wrapped: Callable[..., Any], model: BaseChatModel | BaseLLM, args: Any, kwargs: Any
 ) -> Any:
     try:
         return await wrapped(*args, **kwargs)
@@ -194,7 +197,7 @@ async def _areleased_on_error(
         raise
 
 
-def _give_up_lead(model: BaseChatModel) -> None:
+def _give_up_lead(model: BaseChatModel | BaseLLM) -> None:
     cache = _our_cache(model)
     if cache is not None:
         cache.abandon_led()

@@ -8,6 +8,7 @@ from a semantic cache (context exact, question by meaning);
 
 from __future__ import annotations
 
+from binary_semantic_cache.control import refresh, skip
 from bsc_llamaindex.embedding import BinaryCachedEmbedding, BSCEmbedding, EmbeddingCacheStats
 from bsc_llamaindex.kvstore import BinaryKVStore
 from bsc_llamaindex.llm import BinarySemanticLLM
@@ -29,6 +30,8 @@ __all__ = [
     "EmbeddingCacheStats",
     "ModelPrice",
     "PromptParts",
+    "refresh",
+    "skip",
     "split_completion",
     "split_messages",
 ]
