@@ -31,6 +31,7 @@ def test_every_example_is_run_here() -> None:
             "from llama_index.core import Settings",
             "from binary_semantic_cache import BinaryEncoder, BinarySemanticCache",
             "from binary_semantic_cache.calibrate import calibrate",
+            "from bsc_langchain import refresh, skip",
         ]
     )
 
@@ -62,27 +63,41 @@ def test_the_langchain_line_caches_every_chat_model_call() -> None:
 
 @pytest.fixture
 def llama_settings() -> Iterator[None]:
-    from llama_index.core import MockEmbedding, Settings
-    from llama_index.core.llms import MockLLM
+    from llama_index.core import Settings
 
     before = (Settings._llm, Settings._embed_model)
-    Settings.llm, Settings.embed_model = MockLLM(), MockEmbedding(embed_dim=8)
     yield
     Settings._llm, Settings._embed_model = before
 
 
 @pytest.mark.usefixtures("llama_settings")
-def test_the_llamaindex_lines_wrap_the_configured_models() -> None:
+def test_the_llamaindex_lines_run_as_written_offline() -> None:
     from llama_index.core import Settings
 
-    from bsc_llamaindex import BinaryCachedEmbedding, BinarySemanticLLM
+    from bsc_llamaindex import BinarySemanticLLM, BSCEmbedding
 
-    exec(_example("from llama_index.core import Settings"), {})
+    exec(_example("from llama_index.core import Settings"), {})  # no model configured before
     assert isinstance(Settings.llm, BinarySemanticLLM)
-    assert isinstance(Settings.embed_model, BinaryCachedEmbedding)
+    assert isinstance(Settings.embed_model, BSCEmbedding)
     answer = Settings.llm.complete("What is the capital of France?")
     assert Settings.llm.complete("What is the capital of France?").text == answer.text
     assert Settings.llm.stats().hits == 1
+
+
+@pytest.mark.usefixtures("global_llm_cache")
+def test_the_skip_and_refresh_lines_do_what_they_say() -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from bsc_langchain import BinarySemanticLLMCache
+
+    cache = BinarySemanticLLMCache()
+    model = FakeListChatModel(responses=["first", "second", "third", "fourth"], cache=cache)
+    model.invoke("What time is it now?")
+    model.invoke("What is the capital of France?")
+    exec(_example("from bsc_langchain import refresh, skip"), {"model": model})
+    stats = cache.stats()
+    assert (stats.hits, stats.bypassed) == (0, 2)  # both went to the model
+    assert model.invoke("What is the capital of France?").content == "fourth"  # refreshed
 
 
 def test_the_core_example_stores_then_finds(capsys: pytest.CaptureFixture[str]) -> None:
