@@ -24,7 +24,16 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypedDict, TypeVar, runtime_checkable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    NamedTuple,
+    Protocol,
+    TypedDict,
+    TypeVar,
+    runtime_checkable,
+)
 
 import numpy as np
 import numpy.typing as npt
@@ -88,9 +97,8 @@ class Verifier(Protocol):
     def score(self, stored_question: str, new_question: str) -> float: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One prompt as the engine sees it.
+class Request(NamedTuple):
+    """One prompt as the engine sees it (a tuple: one is made for every call).
 
     ``exact_key`` names the whole prompt (see :func:`exact_key`); ``locate`` returns its
     context partition and its question (``None``: the prompt may only match exactly), and runs
@@ -103,14 +111,22 @@ class Request:
     mode: CacheMode | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class Hit(Generic[A]):
     """A stored answer found for a request: ``tier`` is "exact" or "semantic"."""
 
-    answer: A
-    similarity: float
-    tier: str
-    verifier_score: float | None = None
+    __slots__ = ("answer", "similarity", "tier", "verifier_score")
+
+    def __init__(
+        self, answer: A, similarity: float, tier: str, verifier_score: float | None = None
+    ) -> None:
+        # A plain class, not a frozen dataclass: one is made for every hit, repeats included.
+        self.answer = answer
+        self.similarity = similarity
+        self.tier = tier
+        self.verifier_score = verifier_score
+
+    def __repr__(self) -> str:
+        return f"Hit(tier={self.tier!r}, similarity={self.similarity:.4f})"
 
     @property
     def marks(self) -> dict[str, Any]:
@@ -355,11 +371,29 @@ class RequestEngine(Generic[A]):
 
     def lookup(self, request: Request) -> Hit[A] | None:
         """Return the answer stored for ``request``, or ``None``; never raises."""
-        return self._run(self._lookup_steps(request))
+        hit = self._remembered(request)
+        return hit if hit is not None else self._run(self._lookup_steps(request))
 
     async def alookup(self, request: Request) -> Hit[A] | None:
         """Async :meth:`lookup`: the embedding and the verifier run off the event loop."""
-        return await self._arun(self._lookup_steps(request))
+        hit = self._remembered(request)
+        return hit if hit is not None else await self._arun(self._lookup_steps(request))
+
+    def _remembered(self, request: Request) -> Hit[A] | None:
+        """The exact tier's answer, served at once: a repeat pays for nothing more."""
+        if request.mode is not None or current_mode() is not None:
+            return None
+        try:
+            entry = self.exact_tier.get(request.exact_key, self._is_live)
+        except Exception:
+            return None  # the slow path looks again, and counts the failure
+        if entry is None:
+            return None
+        trace = None if self._tracing is None else RequestTrace()
+        hit = self._served(Hit(entry.answer, 1.0, "exact"), trace)
+        if trace is not None:
+            self._emit("lookup", trace)
+        return hit
 
     def _lookup_steps(self, request: Request) -> Steps[Hit[A] | None]:
         trace = RequestTrace()
@@ -543,12 +577,13 @@ class RequestEngine(Generic[A]):
 
     # -- decisions ------------------------------------------------------------------------
 
-    def _served(self, hit: Hit[A], trace: RequestTrace) -> Hit[A]:
+    def _served(self, hit: Hit[A], trace: RequestTrace | None) -> Hit[A]:
         usage = () if self._usage is None else self._usage(hit.answer)
         self._stats.hit(hit.tier, usage)
-        trace.attributes.update(
-            {"bsc.hit": True, "bsc.tier": hit.tier, "bsc.similarity": hit.similarity}
-        )
+        if trace is not None:
+            trace.attributes.update(
+                {"bsc.hit": True, "bsc.tier": hit.tier, "bsc.similarity": hit.similarity}
+            )
         return hit
 
     def _missed(self, trace: RequestTrace) -> None:

@@ -183,6 +183,9 @@ _COUNTERS = frozenset(
 )
 
 
+_TIER_HITS = {"exact": "exact_hits", "semantic": "semantic_hits"}
+
+
 class StatsRecorder:
     """Thread-safe counters behind :class:`CacheStats`, pricing the hits' token usage.
 
@@ -208,8 +211,8 @@ class StatsRecorder:
         Raises:
             KeyError: a name is not a counter of :class:`CacheStats`.
         """
-        unknown = (set(names) | set(amounts)) - _COUNTERS
-        if unknown:
+        if not (_COUNTERS.issuperset(names) and _COUNTERS.issuperset(amounts)):
+            unknown = (set(names) | set(amounts)) - _COUNTERS
             msg = f"unknown counters {sorted(unknown)}; expected some of {sorted(_COUNTERS)}"
             raise KeyError(msg)
         with self._lock:
@@ -221,23 +224,28 @@ class StatsRecorder:
 
     def hit(self, tier: str, usage: Iterable[Usage]) -> None:
         """Count a hit served by ``tier`` ("exact" or "semantic") whose answer cost ``usage``."""
-        names = ["lookups", "hits", f"{tier}_hits"]
-        input_tokens = output_tokens = 0
-        cost: float | None = None
+        tier_hits = _TIER_HITS[tier]
+        input_tokens = output_tokens = priced = 0
+        cost = 0.0
         for tokens_in, tokens_out, model in usage:
             input_tokens += tokens_in
             output_tokens += tokens_out
             price = self.prices.get(model or "")
             if price is not None:
-                cost = (cost or 0.0) + price.cost(tokens_in, tokens_out)
-        amounts: dict[str, float] = {
-            "input_tokens_saved": input_tokens,
-            "output_tokens_saved": output_tokens,
-        }
-        if cost is not None:
-            names.append("priced_hits")
-            amounts["cost_saved"] = cost
-        self.add(*names, **amounts)
+                priced = 1
+                cost += price.cost(tokens_in, tokens_out)
+        # Written out rather than through add(): every hit, repeats included, comes here.
+        with self._lock:
+            counts = self._counts
+            counts["lookups"] = counts.get("lookups", 0) + 1
+            counts["hits"] = counts.get("hits", 0) + 1
+            counts[tier_hits] = counts.get(tier_hits, 0) + 1
+            if input_tokens or output_tokens:
+                counts["input_tokens_saved"] = counts.get("input_tokens_saved", 0) + input_tokens
+                counts["output_tokens_saved"] = counts.get("output_tokens_saved", 0) + output_tokens
+            if priced:
+                counts["priced_hits"] = counts.get("priced_hits", 0) + 1
+                counts["cost_saved"] = counts.get("cost_saved", 0.0) + cost
 
     def refused(self, reason: str) -> None:
         """Count a semantic match refused for ``reason`` (a miss too)."""

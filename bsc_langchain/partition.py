@@ -65,7 +65,7 @@ def without_cache_keyword(llm_string: str) -> tuple[str, bool]:
     ``model.invoke(q, cache=False)`` neither skips a cache nor should it change the key. It is
     taken out here, with a warning (once) pointing to :func:`bsc_langchain.skip`.
     """
-    match = _CACHE_KEYWORD.search(llm_string)
+    match = _CACHE_KEYWORD.search(llm_string) if "('cache', " in llm_string else None
     if match is None:
         return llm_string, False
     warnings.warn(
