@@ -67,6 +67,8 @@ bench: setup
 	$(BIN)/python benchmarks/peers.py
 	$(BIN)/python benchmarks/embedders.py
 	$(BIN)/python benchmarks/langchain_overhead.py
+	$(BIN)/python benchmarks/engine_overhead.py
+	$(BIN)/python benchmarks/burst.py
 	$(BIN)/python benchmarks/redis_shared.py
 	$(BIN)/python benchmarks/results.py
 

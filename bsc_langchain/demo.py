@@ -17,7 +17,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,12 @@ from typing import Any
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.globals import set_llm_cache
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompts import ChatPromptTemplate
 from tqdm import tqdm
 
+from binary_semantic_cache._adapter import word_pieces
 from bsc_langchain.cache import BinarySemanticLLMCache
 from bsc_langchain.demo_data import GROUPS, NEAR_MISSES
 from bsc_langchain.stats import ModelPrice
@@ -57,6 +58,7 @@ class CallRecord:
     tier: str  # "miss", "exact" or "semantic"
     served_key: str
     similarity: float | None
+    streamed: bool
 
 
 class SlowFakeChatModel(BaseChatModel):
@@ -112,6 +114,26 @@ class SlowFakeChatModel(BaseChatModel):
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        # The same wait, then the answer word by word; usage and metadata come last, as from
+        # hosted models.
+        message = self._generate(messages, stop, run_manager, **kwargs).generations[0].message
+        pieces = word_pieces(message.text)
+        for piece in pieces[:-1]:
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
+        last = AIMessageChunk(
+            content=pieces[-1],
+            response_metadata=message.response_metadata,
+            usage_metadata=getattr(message, "usage_metadata", None),
+        )
+        yield ChatGenerationChunk(message=last)
+
 
 def _tokens(text: str) -> int:
     # About 4 tokens for every 3 English words: enough for an estimate of cost saved.
@@ -164,15 +186,24 @@ def run(
     *,
     progress: bool = True,
 ) -> list[CallRecord]:
-    """Send every question through ``prompt | model`` with ``cache`` as the global LLM cache."""
+    """Send every question through ``prompt | model`` with ``cache`` as the global LLM cache.
+
+    Every third call streams (``chain.stream``), as a chat backend relaying tokens would.
+    """
     set_llm_cache(cache)
     key_of_answer = {text: key for key, text in answers.items()}
     chain = ChatPromptTemplate.from_messages([("system", SYSTEM_PROMPT), ("human", "{question}")])
     chain_with_model = chain | model
     records: list[CallRecord] = []
-    for ask in tqdm(asks, desc="questions", unit="call", disable=not progress):
+    for i, ask in enumerate(tqdm(asks, desc="questions", unit="call", disable=not progress)):
+        streamed = i % 3 == 2
         start = time.perf_counter()
-        reply = chain_with_model.invoke({"question": ask.question})
+        if streamed:
+            reply: Any = None
+            for chunk in chain_with_model.stream({"question": ask.question}):
+                reply = chunk if reply is None else reply + chunk
+        else:
+            reply = chain_with_model.invoke({"question": ask.question})
         seconds = time.perf_counter() - start
         metadata = reply.response_metadata
         tier = metadata.get("cache_tier", "miss") if metadata.get("cache_hit") else "miss"
@@ -183,6 +214,7 @@ def run(
                 tier=tier,
                 served_key=key_of_answer.get(reply.text, "?"),
                 similarity=metadata.get("cache_similarity"),
+                streamed=streamed,
             )
         )
     return records
@@ -195,6 +227,8 @@ def summarise(records: Sequence[CallRecord], cache: BinarySemanticLLMCache, wall
     for record in records:
         by_tier[record.tier].append(record.seconds)
     wrong = [r for r in records if r.tier != "miss" and r.served_key != r.ask.answer_key]
+    streams = [r for r in records if r.streamed]
+    streamed_hits = sum(r.tier != "miss" for r in streams)
     hits = len(by_tier["exact"]) + len(by_tier["semantic"])
     miss_p50 = _p50(by_tier["miss"])
     hit_p50 = _p50(by_tier["exact"] + by_tier["semantic"])
@@ -205,6 +239,8 @@ def summarise(records: Sequence[CallRecord], cache: BinarySemanticLLMCache, wall
         f"  exact hits               {len(by_tier['exact'])}",
         f"  semantic hits            {len(by_tier['semantic'])}",
         f"  wrong hits               {len(wrong)}   (served the answer of another question)",
+        f"  streamed calls           {len(streams)}   ({streamed_hits} of them answered from "
+        "the cache, replayed as chunks)",
         f"  guard refusals           {stats.guard_refusals}   (semantic matches refused as "
         "differing in a number, date, name...)",
         f"hit rate                   {hits / max(1, len(records)):.0%}",

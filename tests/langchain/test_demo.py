@@ -34,3 +34,6 @@ def test_the_demo_prints_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
     refusals = int(re.search(r"guard refusals\s+(\d+)", out).group(1))  # type: ignore[union-attr]
     assert refusals >= 3  # the near misses worded above the threshold
     assert "cost saved" in out and "p50 latency, semantic hit" in out
+    streamed = re.search(r"streamed calls\s+(\d+)\s+\((\d+) of them answered", out)
+    assert streamed is not None
+    assert int(streamed.group(1)) == counts["calls"] // 3 and int(streamed.group(2)) > 0
