@@ -24,6 +24,8 @@ from typing import Any
 
 from binary_semantic_cache._core import BinarySemanticCache, BSCError
 from binary_semantic_cache.embeddings.base import Embedder
+from binary_semantic_cache.stats import CacheStats
+from binary_semantic_cache.stats_file import read_saved
 
 __all__ = ["main"]
 
@@ -107,17 +109,45 @@ def _info(args: argparse.Namespace) -> int:
             "memory_bytes": counters.pop("memory_bytes"),
             "counters": counters,
         }
+    try:
+        front_doors = read_saved(args.path)
+    except (ValueError, KeyError, TypeError) as exc:  # a damaged file says so, the rest shows
+        front_doors = None
+        report["front_door_stats_error"] = f"{type(exc).__name__}: {exc}"
+    if front_doors is not None:
+        report["front_door_stats"] = front_doors.as_dict()
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     counters = report.pop("counters")
     files = report.pop("files")
+    report.pop("front_door_stats", None)
     print(f"path                  {report.pop('path')}")
     print("files                 " + ", ".join(f"{n} {s:,} B" for n, s in files.items()))
     for key, value in report.items():
         print(f"{key:<22}{value:,}" if type(value) is int else f"{key:<22}{value}")
     print("counters (lifetime)   " + ", ".join(f"{k} {v:,}" for k, v in counters.items()))
+    if front_doors is not None:
+        _print_front_doors(front_doors)
     return 0
+
+
+def _print_front_doors(stats: CacheStats) -> None:
+    """The adapters' counters of every session over this directory (saved at each close)."""
+    print(
+        f"front doors           {stats.lookups:,} lookups, {stats.hits:,} hits "
+        f"({stats.exact_hits:,} exact, {stats.semantic_hits:,} semantic, "
+        f"{stats.hit_rate:.0%}), {stats.misses:,} misses, {stats.errors:,} errors"
+    )
+    refusals = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.refusals.items())) or "none"
+    print(f"  refusals            {refusals}")
+    print(
+        f"  saved               {stats.input_tokens_saved:,} tokens in, "
+        f"{stats.output_tokens_saved:,} out, cost {stats.cost_saved:.4f}"
+    )
+    for stage, histogram in sorted(stats.latency.items()):
+        p50 = histogram.quantile(0.5)
+        print(f"  {stage:<19} {histogram.count:,} timed, p50 <= {(p50 or 0) * 1e3:.2f} ms")
 
 
 def _clear(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -55,6 +56,7 @@ from binary_semantic_cache.failures import FailureLog
 from binary_semantic_cache.lru import BoundedLRU
 from binary_semantic_cache.single_flight import Flight, Flights
 from binary_semantic_cache.stats import CacheStats, ModelPrice, StatsRecorder, Usage
+from binary_semantic_cache.stats_file import add_session
 from binary_semantic_cache.telemetry import RequestTrace, partition_hash, resolve_tracing
 
 if TYPE_CHECKING:
@@ -329,6 +331,7 @@ class RequestEngine(Generic[A]):
         self._verdicts: BoundedLRU[tuple[str, str], float] = BoundedLRU(_PAIRS_REMEMBERED)
         self._explained: BoundedLRU[tuple[str, str], bool] = BoundedLRU(_PAIRS_REMEMBERED)
         self._stats = StatsRecorder(options.get("prices"))
+        self._closed = False
         self._flights = Flights(options.get("single_flight_timeout", DEFAULT_SINGLE_FLIGHT_TIMEOUT))
         self._logger = logger
         self._failures = FailureLog(logger)
@@ -348,7 +351,19 @@ class RequestEngine(Generic[A]):
         return self._stats.snapshot()
 
     def close(self) -> None:
-        """Write out and release the directory, stop following Redis; idempotent."""
+        """Write out and release the directory, stop following Redis; idempotent.
+
+        With ``path``, this session's stats are added to the directory's (see
+        :mod:`~binary_semantic_cache.stats_file`) first.
+        """
+        if not self._closed:
+            self._closed = True
+            path = self.core.path
+            if path is not None:
+                try:
+                    add_session(Path(path), self._stats.snapshot())
+                except OSError as exc:
+                    self._failures.record("saving stats", exc, treated_as="lost stats")
         close_core(self.core)
         self.exact_tier.clear()
 
