@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,23 @@ def test_golden_directory_keeps_loading(tmp_path: Path, version: int) -> None:
     for name in ("snapshot.bsc", "log.bsc"):
         assert (copy / name).read_bytes()[8:12] == (2).to_bytes(4, "little"), name
     assert len(BinarySemanticCache(path=copy, read_only=True)) == len(make_golden.ENTRIES) + 1
+
+
+def test_entries_that_expired_while_closed_are_neither_counted_nor_served(
+    tmp_path: Path, rng
+) -> None:
+    xs = unit(rng, 3)
+    with BinarySemanticCache(BinaryEncoder(DIM), path=tmp_path / "c") as cache:
+        cache.put(xs[0], "short", ttl_seconds=0.2)
+        cache.put(xs[1], "long", ttl_seconds=3600)
+        cache.put(xs[2], "forever")
+    time.sleep(0.3)
+    for read_only in (True, False, True):
+        with BinarySemanticCache(path=tmp_path / "c", read_only=read_only) as reopened:
+            assert len(reopened) == 2
+            assert reopened.get(xs[0]) is None
+            hits = [reopened.get(x) for x in xs[1:]]
+            assert [h.response if h else None for h in hits] == ["long", "forever"]
 
 
 def test_one_writer_and_read_only_readers(tmp_path: Path, rng) -> None:

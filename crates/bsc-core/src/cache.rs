@@ -183,6 +183,23 @@ impl Cache {
             clock,
             Some(opened.persist),
         );
+        // Entries whose TTL lapsed while the cache was closed are neither counted nor served;
+        // a writer logs their expiry, a reader only forgets them.
+        {
+            let mut store = cache.store.write();
+            let now = cache.clock.now_ms();
+            if options.read_only {
+                let gone = store.reclaim_expired(now, usize::MAX).len();
+                cache
+                    .counters
+                    .expirations
+                    .fetch_add(gone as u64, Ordering::Relaxed);
+            } else {
+                while store.has_expired(now) {
+                    cache.reclaim(&mut store, now)?;
+                }
+            }
+        }
         // A smaller max_entries than the cache was written with takes effect at once.
         if !options.read_only {
             let mut store = cache.store.write();
