@@ -10,8 +10,10 @@ from binary_semantic_cache._core import (
     BSCError,
     CacheHit,
     CorruptCacheError,
+    RepairReport,
     UnsupportedFormatError,
     __version__,
+    repair,
 )
 from binary_semantic_cache.cache import BinarySemanticCache
 
@@ -24,6 +26,8 @@ __all__ = [
     "BinarySemanticCache",
     "CacheHit",
     "CorruptCacheError",
+    "RepairReport",
     "UnsupportedFormatError",
     "__version__",
+    "repair",
 ]

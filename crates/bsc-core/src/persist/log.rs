@@ -368,6 +368,55 @@ pub fn replay(
     })
 }
 
+/// What a salvaging scan kept and skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Salvaged {
+    pub kept: usize,
+    /// Byte ranges that held no valid record.
+    pub lost: Vec<(u64, u64)>,
+    pub last_seq: u64,
+}
+
+/// Reads every record whose checksums hold, resyncing past damaged ranges to the next offset
+/// where a whole valid record starts. `apply` gets each record's sequence number.
+pub fn salvage(
+    bytes: &[u8],
+    file: &LogFile,
+    words: usize,
+    path: &Path,
+    mut apply: impl FnMut(u64, Record<'_>),
+) -> Salvaged {
+    let dim = file.header.shape.dim;
+    let valid_at = |pos: usize| match frame(bytes, pos, file.version) {
+        Frame::Whole { body, end } => {
+            decode(&bytes[body.clone()], body.start as u64, words, dim, path)
+                .ok()
+                .map(|(seq, record)| (seq, record, end))
+        }
+        _ => None,
+    };
+    let mut out = Salvaged {
+        last_seq: file.header.base_seq,
+        ..Salvaged::default()
+    };
+    let mut pos = file.records_start.min(bytes.len());
+    while pos < bytes.len() {
+        if let Some((seq, record, end)) = valid_at(pos) {
+            apply(seq, record);
+            out.kept += 1;
+            out.last_seq = out.last_seq.max(seq);
+            pos = end;
+            continue;
+        }
+        let next = (pos + 1..bytes.len())
+            .find(|&p| valid_at(p).is_some())
+            .unwrap_or(bytes.len());
+        out.lost.push((pos as u64, next as u64));
+        pos = next;
+    }
+    out
+}
+
 /// Appends records to the log; they are durable once `flush` returns.
 #[derive(Debug)]
 pub struct LogWriter {

@@ -10,6 +10,7 @@
 pub(crate) mod dir;
 mod format;
 pub(crate) mod log;
+pub mod repair;
 pub(crate) mod snapshot;
 
 use std::io::Read;
