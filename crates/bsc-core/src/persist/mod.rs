@@ -16,7 +16,7 @@ pub(crate) mod snapshot;
 use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -82,7 +82,12 @@ pub(crate) struct Persist {
     /// `None` when read-only.
     log: Mutex<Option<LogWriter>>,
     snapshot_len: Mutex<u64>,
+    /// When a reader last looked at the files, and what they were when it loaded them.
+    seen: Mutex<(Instant, dir::Seen)>,
 }
+
+/// How often a reader looks at the files for the writer's changes.
+const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
 /// A cache directory opened and replayed.
 pub(crate) struct Opened {
@@ -129,6 +134,8 @@ pub(crate) fn open(
     options: PersistOptions,
 ) -> Result<Opened> {
     let dir = CacheDir::open(path, !options.read_only)?;
+    // Taken before reading, so a change made while loading shows up as one later.
+    let seen = dir.seen();
     let snapshot_path = dir.file(SNAPSHOT_FILE);
     let log_path = dir.file(LOG_FILE);
     // A reader can race a writer's `save` (new snapshot, then new log); it retries.
@@ -286,6 +293,7 @@ pub(crate) fn open(
         matrix_crc: crc_now,
         log: Mutex::new(log),
         snapshot_len: Mutex::new(snapshot_len),
+        seen: Mutex::new((Instant::now(), seen)),
     });
     if let Durability::Interval(every) = options.durability {
         if !options.read_only {
@@ -507,6 +515,30 @@ impl Persist {
 
     pub fn durability(&self) -> Durability {
         self.options.durability
+    }
+
+    pub fn options(&self) -> PersistOptions {
+        self.options
+    }
+
+    /// For a reader, at most every `FOLLOW_EVERY`: whether the writer changed the files since
+    /// they were loaded.
+    pub fn files_changed(&self) -> bool {
+        if !self.options.read_only {
+            return false;
+        }
+        let mut seen = self.seen.lock();
+        if seen.0.elapsed() < FOLLOW_EVERY {
+            return false;
+        }
+        seen.0 = Instant::now();
+        self.dir.seen() != seen.1
+    }
+
+    /// Takes over what `newer` (this directory, opened again) loaded.
+    pub fn loaded_as(&self, newer: &Persist) {
+        self.seen.lock().1 = newer.seen.lock().1;
+        *self.snapshot_len.lock() = *newer.snapshot_len.lock();
     }
 
     /// Runs `f` on the log writer; refused when read-only.
