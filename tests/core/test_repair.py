@@ -29,11 +29,9 @@ def record_starts(log: bytes) -> list[int]:
 Entry = tuple[int, str, npt.NDArray[np.float32]]
 
 
-@pytest.fixture
-def damaged(tmp_path: Path) -> tuple[Path, list[Entry], list[int]]:
-    """Issue 15's case: 200 entries in the snapshot, 100 flushed to the log, the high byte of
-    record 11's length flipped. Returns the directory, the entries (id, partition, vector) and
-    where each record of the log starts."""
+def sound(tmp_path: Path) -> tuple[Path, list[Entry], list[int]]:
+    """200 entries in the snapshot, 100 flushed to the log. Returns the directory, the entries
+    (id, partition, vector) and where each record of the log starts."""
     xs = np.random.default_rng(11).standard_normal((300, DIM)).astype(np.float32)
     source, path = tmp_path / "source", tmp_path / "cache"
     entries = []
@@ -46,9 +44,16 @@ def damaged(tmp_path: Path) -> tuple[Path, list[Entry], list[int]]:
         path.mkdir(mode=0o700)
         for name in ("snapshot.bsc", "log.bsc"):
             shutil.copy(source / name, path / name)
-    log = bytearray((path / "log.bsc").read_bytes())
-    starts = record_starts(bytes(log))
+    starts = record_starts((path / "log.bsc").read_bytes())
     assert len(starts) == 100
+    return path, entries, starts
+
+
+@pytest.fixture
+def damaged(tmp_path: Path) -> tuple[Path, list[Entry], list[int]]:
+    """Issue 15's case: the high byte of record 11's length flipped."""
+    path, entries, starts = sound(tmp_path)
+    log = bytearray((path / "log.bsc").read_bytes())
     log[starts[10] + 3] ^= 0xFF
     (path / "log.bsc").write_bytes(bytes(log))
     return path, entries, starts
@@ -58,7 +63,7 @@ def test_a_damaged_record_is_refused_and_repair_keeps_the_other_299(damaged) -> 
     path, entries, starts = damaged
     lost_id = entries[210][0]  # record 11 of the log puts entry 211
     original_log = (path / "log.bsc").read_bytes()
-    with pytest.raises(CorruptCacheError, match=rf"log\.bsc at offset {starts[10]}: record 11 "):
+    with pytest.raises(CorruptCacheError, match=rf"log\.bsc at offset {starts[10]}: record 11: "):
         BinarySemanticCache(path=path)
     assert (path / "log.bsc").read_bytes() == original_log
 
@@ -78,6 +83,20 @@ def test_a_damaged_record_is_refused_and_repair_keeps_the_other_299(damaged) -> 
     # The repaired directory is sound: repairing again changes nothing.
     again = repair(path)
     assert (again.damage, again.entries, again.moved_to) == (None, 299, None)
+
+
+def test_a_damaged_snapshot_is_lost_whole_and_the_log_after_it_is_kept(tmp_path: Path) -> None:
+    path, entries, _ = sound(tmp_path)
+    snapshot = bytearray((path / "snapshot.bsc").read_bytes())
+    snapshot[len(snapshot) // 2] ^= 0x01
+    (path / "snapshot.bsc").write_bytes(bytes(snapshot))
+    report = repair(path)
+    assert (report.entries, report.snapshot_entries, report.log_records) == (100, 0, 100)
+    assert (report.lost_records, report.lost_ranges) == (0, [("snapshot.bsc", 0, len(snapshot))])
+    assert report.moved_to is not None
+    assert (report.moved_to / "snapshot.bsc").read_bytes() == bytes(snapshot)
+    with BinarySemanticCache(path=path, read_only=True) as repaired:
+        assert sorted(repaired.ids()) == sorted(id_ for id_, _, _ in entries[200:])
 
 
 def test_info_says_a_damaged_directory_needs_repair_and_the_command_repairs_it(

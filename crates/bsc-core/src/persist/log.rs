@@ -320,13 +320,7 @@ pub fn replay(
     let mut number = 0u64;
     while pos < bytes.len() {
         number += 1;
-        let at = |reason: String| {
-            corrupt(
-                path,
-                pos as u64,
-                format!("record {number} (1 = the first after the header): {reason}"),
-            )
-        };
+        let at = |reason: String| corrupt(path, pos as u64, format!("record {number}: {reason}"));
         let (body, end) = match frame(bytes, pos, file.version) {
             Frame::Whole { body, end } => (body, end),
             Frame::Torn if pos >= file.acknowledged => {
@@ -351,7 +345,12 @@ pub fn replay(
             file.header.shape.dim,
             path,
         )
-        .map_err(|e| at(e.to_string()))?;
+        .map_err(|e| match e {
+            Error::Corrupt { offset, reason, .. } => {
+                corrupt(path, offset, format!("record {number}: {reason}"))
+            }
+            other => other,
+        })?;
         if record_seq != seq + 1 {
             return Err(at(format!("sequence jumps from {seq} to {record_seq}")));
         }
