@@ -10,8 +10,10 @@ from binary_semantic_cache._core import (
     BSCError,
     CacheHit,
     CorruptCacheError,
+    RepairReport,
     UnsupportedFormatError,
     __version__,
+    repair,
 )
 from binary_semantic_cache.cache import BinarySemanticCache
 from binary_semantic_cache.control import refresh, skip
@@ -25,8 +27,10 @@ __all__ = [
     "BinarySemanticCache",
     "CacheHit",
     "CorruptCacheError",
+    "RepairReport",
     "UnsupportedFormatError",
     "__version__",
     "refresh",
+    "repair",
     "skip",
 ]

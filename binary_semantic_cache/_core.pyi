@@ -19,8 +19,10 @@ __all__ = [
     "BinarySemanticCache",
     "CacheHit",
     "CorruptCacheError",
+    "RepairReport",
     "UnsupportedFormatError",
     "__version__",
+    "repair",
 ]
 
 __version__: Final[str]
@@ -56,6 +58,25 @@ class CacheHit:
     def id(self) -> int: ...
     @property
     def distance(self) -> int: ...
+
+@final
+class RepairReport:
+    @property
+    def damage(self) -> str | None: ...
+    @property
+    def entries(self) -> int: ...
+    @property
+    def snapshot_entries(self) -> int: ...
+    @property
+    def log_records(self) -> int: ...
+    @property
+    def lost_records(self) -> int: ...
+    @property
+    def lost_ranges(self) -> list[tuple[str, int, int]]: ...
+    @property
+    def moved_to(self) -> pathlib.Path | None: ...
+
+def repair(path: str | os.PathLike[str]) -> RepairReport: ...
 
 @disjoint_base
 class BinarySemanticCache:

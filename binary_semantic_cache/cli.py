@@ -1,9 +1,10 @@
-"""``bsc-cache``: look into a cache directory, empty it, or choose a threshold from labelled pairs.
+"""``bsc-cache``: look into a cache directory, empty or repair it, or choose a threshold.
 
 .. code-block:: console
 
     $ bsc-cache info llm-cache             # what the directory holds; safe beside a running writer
     $ bsc-cache clear llm-cache            # forget every answer, keep the settings
+    $ bsc-cache repair llm-cache           # keep what a damaged directory still holds
     $ bsc-cache calibrate pairs.jsonl --target-precision 0.95
 
 ``calibrate`` reads one JSON object a line, ``{"a": str, "b": str, "label": 0 or 1}`` (gzip when
@@ -22,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from binary_semantic_cache._core import BinarySemanticCache, BSCError
+from binary_semantic_cache._core import BinarySemanticCache, BSCError, CorruptCacheError, repair
 from binary_semantic_cache.embeddings.base import Embedder
 from binary_semantic_cache.stats import CacheStats
 from binary_semantic_cache.stats_file import read_saved
@@ -46,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bsc-cache",
-        description="Inspect or empty a bsc-cache directory; calibrate a threshold.",
+        description="Inspect, empty or repair a bsc-cache directory; calibrate a threshold.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
 
@@ -62,6 +63,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     clear.add_argument("path", type=Path, help="the directory given as path= to the cache")
     clear.set_defaults(run=_clear)
+
+    fix = commands.add_parser(
+        "repair",
+        help="move a damaged directory's files aside into damaged-<time>/, keep every entry "
+        "whose checksums hold, and write a fresh snapshot",
+    )
+    fix.add_argument("path", type=Path, help="the directory given as path= to the cache")
+    fix.set_defaults(run=_repair)
 
     calibrate = commands.add_parser(
         "calibrate", help="the loosest threshold that keeps a precision on labelled pairs"
@@ -82,15 +91,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open_existing(path: Path, read_only: bool) -> BinarySemanticCache:
+def _expect_cache_dir(path: Path) -> None:
     if not any((path / name).is_file() for name in _CACHE_FILES):
         msg = f"{path}: expected a cache directory (holding log.bsc or snapshot.bsc), found none"
         raise ValueError(msg)
+
+
+def _open_existing(path: Path, read_only: bool) -> BinarySemanticCache:
+    _expect_cache_dir(path)
     return BinarySemanticCache(path=path, read_only=read_only)
 
 
 def _info(args: argparse.Namespace) -> int:
-    with _open_existing(args.path, read_only=True) as cache:
+    try:
+        opened = _open_existing(args.path, read_only=True)
+    except CorruptCacheError as exc:
+        msg = f"{exc}\nthe directory needs repair: bsc-cache repair {args.path}"
+        raise CorruptCacheError(msg) from exc
+    with opened as cache:
         counters = cache.stats()
         del counters["entries"]  # the same as len(cache), reported once
         report: dict[str, Any] = {
@@ -154,6 +172,24 @@ def _clear(args: argparse.Namespace) -> int:
     with _open_existing(args.path, read_only=False) as cache:
         removed = cache.clear()
     print(f"removed {removed:,} entries from {args.path}")
+    return 0
+
+
+def _repair(args: argparse.Namespace) -> int:
+    _expect_cache_dir(args.path)
+    report = repair(args.path)
+    if report.damage is None:
+        print(f"{args.path}: sound, {report.entries:,} entries; nothing changed")
+        return 0
+    print(f"damage                {report.damage}")
+    print(
+        f"kept                  {report.snapshot_entries:,} snapshot entries, "
+        f"{report.log_records:,} log records: {report.entries:,} entries now"
+    )
+    print(f"lost                  {report.lost_records:,} log records")
+    for file, start, end in report.lost_ranges:
+        print(f"lost bytes            {file} {start:,}..{end:,} ({end - start:,} bytes)")
+    print(f"damaged files kept in {report.moved_to}")
     return 0
 
 

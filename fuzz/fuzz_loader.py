@@ -4,7 +4,7 @@ fail with CorruptCacheError / UnsupportedFormatError, never crash or raise anyth
     .venv/bin/python fuzz/fuzz_loader.py -max_total_time=30       # what `make fuzz` runs
     .venv/bin/python fuzz/fuzz_loader.py -atheris_runs=10000      # a fixed number of inputs
 
-Each input says how to damage a valid file of the golden cache directory (tests/data/golden-v1).
+Each input says how to damage a valid file of a golden cache directory (tests/data/golden-v*).
 """
 
 from __future__ import annotations
@@ -26,10 +26,13 @@ with atheris.instrument_imports(include=["binary_semantic_cache"]):
         UnsupportedFormatError,
     )
 
-GOLDEN = Path(__file__).resolve().parent.parent / "tests" / "data" / "golden-v1"
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 WORKDIR = Path(tempfile.mkdtemp(prefix="bsc-fuzz-"))
-SNAPSHOT = (GOLDEN / "snapshot.bsc").read_bytes()
-LOG = (GOLDEN / "log.bsc").read_bytes()
+# (snapshot, log) of each format version that must keep loading.
+GOLDEN = [
+    ((d / "snapshot.bsc").read_bytes(), (d / "log.bsc").read_bytes())
+    for d in sorted(DATA.glob("golden-v*"))
+]
 
 
 def mutate(original: bytes, fdp: atheris.FuzzedDataProvider) -> bytes:
@@ -50,9 +53,10 @@ def one_input(data: bytes) -> None:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(mode=0o700)
     # Damage one file at a time so the loader gets past the other.
+    snapshot, log = GOLDEN[fdp.ConsumeIntInRange(0, len(GOLDEN) - 1)]
     damage_snapshot = fdp.ConsumeBool()
-    (target / "snapshot.bsc").write_bytes(mutate(SNAPSHOT, fdp) if damage_snapshot else SNAPSHOT)
-    (target / "log.bsc").write_bytes(LOG if damage_snapshot else mutate(LOG, fdp))
+    (target / "snapshot.bsc").write_bytes(mutate(snapshot, fdp) if damage_snapshot else snapshot)
+    (target / "log.bsc").write_bytes(log if damage_snapshot else mutate(log, fdp))
     try:
         cache = BinarySemanticCache(path=target, read_only=True, rescore=True)
     except (CorruptCacheError, UnsupportedFormatError):

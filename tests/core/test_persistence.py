@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from binary_semantic_cache import BinaryEncoder, BinarySemanticCache
 
 from .conftest import DIM, unit
 
-GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden-v1"
+DATA = Path(__file__).resolve().parent.parent / "data"
+GOLDEN = DATA / "golden-v2"  # the newest format
 RESPONSES = ["text", b"\x00bytes", {"a": [1, 2.5, None]}, [True, "x"], 7, None]
 
 
@@ -58,23 +60,44 @@ def test_unsaved_changes_survive_a_process_that_dies(tmp_path: Path) -> None:
         assert hit is not None and hit.response == i
 
 
-def test_golden_directory_keeps_loading(tmp_path: Path) -> None:
-    sys.path.insert(0, str(GOLDEN.parent))
+@pytest.mark.parametrize("version", [1, 2])
+def test_golden_directory_keeps_loading(tmp_path: Path, version: int) -> None:
+    golden = DATA / f"golden-v{version}"
+    sys.path.insert(0, str(DATA))
     try:
         import make_golden
     finally:
-        sys.path.remove(str(GOLDEN.parent))
-    cache = BinarySemanticCache(path=GOLDEN, read_only=True, rescore=True)
+        sys.path.remove(str(DATA))
+    cache = BinarySemanticCache(path=golden, read_only=True, rescore=True)
     assert len(cache) == len(make_golden.ENTRIES)
     for v, (partition, response) in zip(make_golden.vectors(), make_golden.ENTRIES, strict=True):
         hit = cache.get(v, partition=partition)
         assert hit is not None and hit.response == response
-    # A writer may open a copy of it and carry on.
+    # A writer may open a copy of it and carry on; it leaves the directory in the newest format.
     copy = tmp_path / "golden"
-    shutil.copytree(GOLDEN, copy)
+    shutil.copytree(golden, copy)
     with BinarySemanticCache(path=copy) as writer:
         writer.put(make_golden.vectors()[0] * -1, "new")
+    for name in ("snapshot.bsc", "log.bsc"):
+        assert (copy / name).read_bytes()[8:12] == (2).to_bytes(4, "little"), name
     assert len(BinarySemanticCache(path=copy, read_only=True)) == len(make_golden.ENTRIES) + 1
+
+
+def test_entries_that_expired_while_closed_are_neither_counted_nor_served(
+    tmp_path: Path, rng
+) -> None:
+    xs = unit(rng, 3)
+    with BinarySemanticCache(BinaryEncoder(DIM), path=tmp_path / "c") as cache:
+        cache.put(xs[0], "short", ttl_seconds=0.2)
+        cache.put(xs[1], "long", ttl_seconds=3600)
+        cache.put(xs[2], "forever")
+    time.sleep(0.3)
+    for read_only in (True, False, True):
+        with BinarySemanticCache(path=tmp_path / "c", read_only=read_only) as reopened:
+            assert len(reopened) == 2
+            assert reopened.get(xs[0]) is None
+            hits = [reopened.get(x) for x in xs[1:]]
+            assert [h.response if h else None for h in hits] == ["long", "forever"]
 
 
 def test_one_writer_and_read_only_readers(tmp_path: Path, rng) -> None:

@@ -1,6 +1,7 @@
-"""Writes tests/data/golden-v1: a cache directory in format version 1 that must keep loading.
+"""Writes tests/data/golden-v2: a cache directory in format version 2 that must keep loading.
 
-Run only when the format version changes (then add a new golden directory beside this one):
+Run only when the format version changes, after pointing GOLDEN at the new version's directory
+(older directories, such as golden-v1 from version 1, stay as they were written):
     .venv/bin/python tests/data/make_golden.py
 """
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from binary_semantic_cache import BinaryEncoder, BinarySemanticCache
 
-GOLDEN = Path(__file__).parent / "golden-v1"
+GOLDEN = Path(__file__).parent / "golden-v2"
 DIM = 16
 
 

@@ -183,6 +183,7 @@ impl Cache {
             clock,
             Some(opened.persist),
         );
+        cache.forget_expired(&mut cache.store.write())?;
         // A smaller max_entries than the cache was written with takes effect at once.
         if !options.read_only {
             let mut store = cache.store.write();
@@ -219,6 +220,49 @@ impl Cache {
             clock,
             kernel: Kernel::detect(),
             persist,
+        }
+    }
+
+    /// Entries whose TTL lapsed while the cache was closed are neither counted nor served; a
+    /// writer logs their expiry, a reader only forgets them.
+    fn forget_expired(&self, store: &mut Store) -> Result<()> {
+        let now = self.clock.now_ms();
+        if self.is_read_only() {
+            let gone = store.reclaim_expired(now, usize::MAX).len();
+            self.counters
+                .expirations
+                .fetch_add(gone as u64, Ordering::Relaxed);
+            return Ok(());
+        }
+        while store.has_expired(now) {
+            self.reclaim(store, now)?;
+        }
+        Ok(())
+    }
+
+    /// A reader follows the writer: once the directory's files changed since they were loaded
+    /// (checked at most every 200 ms, on access), it loads them again and serves the new state.
+    /// A load that fails keeps the last state until the next check.
+    fn follow(&self) {
+        let Some(persist) = self.persist.as_deref() else {
+            return;
+        };
+        if !persist.files_changed() {
+            return;
+        }
+        let Ok(opened) = persist::open(
+            persist.path(),
+            Some(self.encoder.clone()),
+            self.config.rescore,
+            self.config.max_entries,
+            persist.options(),
+        ) else {
+            return;
+        };
+        let mut store = opened.store;
+        if self.forget_expired(&mut store).is_ok() {
+            *self.store.write() = store;
+            persist.loaded_as(&opened.persist);
         }
     }
 
@@ -293,6 +337,7 @@ impl Cache {
     }
 
     pub fn len(&self) -> usize {
+        self.follow();
         self.store.read().len()
     }
 
@@ -302,6 +347,7 @@ impl Cache {
 
     /// The best live entry of `partition` within the similarity threshold, counted as a hit or miss.
     pub fn get(&self, embedding: &[f32], partition: &str) -> Result<Option<Hit>> {
+        self.follow();
         let code = self.encoder.encode(embedding)?;
         let mut flush = false;
         let hit = {
@@ -355,6 +401,7 @@ impl Cache {
         }
         let threshold = min_similarity.unwrap_or(self.config.similarity_threshold);
         validate_threshold(threshold)?;
+        self.follow();
         let code = self.encoder.encode(embedding)?;
         let store = self.store.read();
         let now = self.clock.now_ms();
@@ -467,6 +514,7 @@ impl Cache {
 
     /// Whether `partition` holds any entry (expired ones count until reclaimed).
     pub fn has_partition(&self, partition: &str) -> bool {
+        self.follow();
         self.store.read().partition(partition).is_some()
     }
 
@@ -488,6 +536,7 @@ impl Cache {
     }
 
     pub fn stats(&self) -> Stats {
+        self.follow();
         let (entries, partitions, payload_bytes, memory_bytes) = {
             let store = self.store.read();
             (
@@ -514,6 +563,7 @@ impl Cache {
 
     /// Every held entry (expired ones included until reclaimed), least recently used first.
     pub fn entries(&self) -> Vec<EntryInfo> {
+        self.follow();
         let mut store = self.store.write();
         self.apply_touches(&mut store);
         store.entries_lru_order()
@@ -521,6 +571,7 @@ impl Cache {
 
     /// One live entry by id.
     pub fn entry(&self, id: EntryId) -> Option<EntryInfo> {
+        self.follow();
         let store = self.store.read();
         let info = store.info_by_id(id)?;
         let now = self.clock.now_ms();

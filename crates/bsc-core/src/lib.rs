@@ -22,5 +22,6 @@ pub use code::{estimated_cosine, hamming, max_distance_for, Kernel};
 pub use encoder::{Encoder, DEFAULT_SEED};
 pub use error::{Error, Result};
 pub use payload::MAX_PAYLOAD_BYTES;
+pub use persist::repair::{repair, LostRange, RepairReport};
 pub use persist::{Durability, PersistOptions, FORMAT_VERSION};
 pub use store::{EntryId, EntryInfo};

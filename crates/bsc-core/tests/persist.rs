@@ -388,24 +388,28 @@ fn a_torn_log_tail_is_dropped_and_writing_resumes() {
     let path = tempdir("torn");
     let (_, states) = small_cache(&path);
     let log = path.join("log.bsc");
-    let len = fs::metadata(&log).unwrap().len();
-    fs::OpenOptions::new()
-        .write(true)
-        .open(&log)
-        .unwrap()
-        .set_len(len - 3)
-        .unwrap();
+    let acknowledged = fs::read(&log).unwrap();
     let clock = ManualClock::new(1_700_000_001_000);
     {
         let cache = open(&path, &clock, false).unwrap();
-        assert_eq!(sorted(cache.entries()), states[2]);
+        cache.put(&vector(40), "c", 0, b"torn", None).unwrap();
+    }
+    // A crash while writing that record, before its flush returned: part of it is on disk, and
+    // the acknowledged-length mark still ends before it.
+    let grown = fs::read(&log).unwrap();
+    let mut torn = acknowledged.clone();
+    torn.extend_from_slice(&grown[acknowledged.len()..grown.len() - 3]);
+    fs::write(&log, &torn).unwrap();
+    {
+        let cache = open(&path, &clock, false).unwrap();
+        assert_eq!(sorted(cache.entries()), states[3]);
         cache
             .put(&vector(50), "c", 0, b"after the tear", None)
             .unwrap();
         cache.flush().unwrap();
     }
     let cache = open(&path, &clock, false).unwrap();
-    assert_eq!(cache.len(), states[2].len() + 1);
+    assert_eq!(cache.len(), states[3].len() + 1);
     assert_eq!(
         cache.get(&vector(50), "c").unwrap().unwrap().payload,
         b"after the tear"
@@ -442,4 +446,67 @@ fn long_runs_of_writes_leave_memory_for_the_log_file_and_all_survive() {
     assert_eq!(sorted(snapshot_of(&reopened)), before);
     assert_eq!(before.len(), 100);
     fs::remove_dir_all(&path).unwrap();
+}
+
+/// A record's damaged length, with intact records after it, is corruption naming the file,
+/// offset and record, not a torn tail; a writer's open then changes nothing.
+#[test]
+fn a_damaged_length_in_the_middle_of_the_log_is_refused_by_record() {
+    let path = tempdir("mid-log");
+    small_cache(&path);
+    let log = path.join("log.bsc");
+    let mut bytes = fs::read(&log).unwrap();
+    let first_len = u32::from_le_bytes(bytes[80..84].try_into().unwrap()) as usize;
+    let second = 80 + 12 + first_len;
+    bytes[second + 3] ^= 0x01; // the high byte of record 2's length
+    fs::write(&log, &bytes).unwrap();
+    let clock = ManualClock::new(1_700_000_000_000);
+    match open(&path, &clock, false) {
+        Err(e @ Error::Corrupt { offset, .. }) => {
+            assert_eq!(offset, second as u64);
+            let message = e.to_string();
+            assert!(
+                message.contains("log.bsc") && message.contains("record 2"),
+                "{message}"
+            );
+        }
+        other => panic!("expected Corrupt, got {:?}", other.map(|c| c.len())),
+    }
+    assert_eq!(fs::read(&log).unwrap(), bytes);
+    fs::remove_dir_all(&path).unwrap();
+}
+
+/// The snapshot names the log that follows it: without it, or with another, nothing opens.
+#[test]
+fn a_missing_or_foreign_log_and_bytes_after_the_snapshot_are_refused() {
+    let path = tempdir("link");
+    let other = tempdir("link-other");
+    small_cache(&path);
+    small_cache(&other);
+    let clock = ManualClock::new(1_700_000_000_000);
+    let log = path.join("log.bsc");
+    let original = fs::read(&log).unwrap();
+    fs::copy(other.join("log.bsc"), &log).unwrap();
+    let foreign = open(&path, &clock, false).map(|c| c.len());
+    assert!(
+        matches!(&foreign, Err(Error::Corrupt { reason, .. }) if reason.contains("generation")),
+        "{foreign:?}"
+    );
+    fs::remove_file(&log).unwrap();
+    let missing = open(&path, &clock, false).map(|c| c.len());
+    assert!(
+        matches!(&missing, Err(Error::Corrupt { reason, .. }) if reason.contains("missing")),
+        "{missing:?}"
+    );
+    fs::write(&log, &original).unwrap();
+    let snapshot = path.join("snapshot.bsc");
+    let mut bytes = fs::read(&snapshot).unwrap();
+    bytes.extend_from_slice(b"trailing");
+    fs::write(&snapshot, &bytes).unwrap();
+    assert!(matches!(
+        open(&path, &clock, false),
+        Err(Error::Corrupt { .. })
+    ));
+    fs::remove_dir_all(&path).unwrap();
+    fs::remove_dir_all(&other).unwrap();
 }

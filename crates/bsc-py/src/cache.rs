@@ -69,7 +69,9 @@ fn to_hit(py: Python<'_>, hit: Hit) -> PyResult<PyCacheHit> {
 /// a lookup never returns an entry of another partition. With ``path`` the cache lives in that
 /// directory: changes are logged and made durable per ``durability`` ("always", "interval"
 /// every ``flush_interval_seconds``, or "manual"), ``save()`` writes a snapshot, ``close()``
-/// saves and releases the directory. ``max_entries=None`` keeps the bound a stored cache was
+/// saves and releases the directory. ``read_only=True`` opens it beside the writer, without
+/// its lock, and follows it: what the writer flushes, saves or deletes shows up within about
+/// 200 ms. ``max_entries=None`` keeps the bound a stored cache was
 /// written with (100,000 for a new one).
 ///
 /// Example:

@@ -9,6 +9,7 @@ mod arrays;
 mod cache;
 mod encoder;
 mod errors;
+mod repair;
 mod response;
 
 #[pymodule]
@@ -33,5 +34,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<encoder::PyBinaryEncoder>()?;
     m.add_class::<cache::PyBinarySemanticCache>()?;
     m.add_class::<cache::PyCacheHit>()?;
+    m.add_class::<repair::PyRepairReport>()?;
+    m.add_function(wrap_pyfunction!(repair::repair, m)?)?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use std::fs::{self, DirBuilder, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -11,6 +11,10 @@ use crate::error::{Error, Result};
 pub const SNAPSHOT_FILE: &str = "snapshot.bsc";
 pub const LOG_FILE: &str = "log.bsc";
 const LOCK_FILE: &str = "LOCK";
+
+/// Each data file's inode, length and change time (nanoseconds), `None` when absent: any write
+/// or replacement by the writer changes it.
+pub type Seen = [Option<(u64, u64, i64, i64)>; 2];
 
 pub fn io_error(path: &Path, source: io::Error) -> Error {
     Error::Io {
@@ -98,6 +102,14 @@ impl CacheDir {
 
     pub fn file(&self, name: &str) -> PathBuf {
         self.path.join(name)
+    }
+
+    pub fn seen(&self) -> Seen {
+        [SNAPSHOT_FILE, LOG_FILE].map(|name| {
+            fs::symlink_metadata(self.file(name))
+                .ok()
+                .map(|m| (m.ino(), m.len(), m.mtime(), m.mtime_nsec()))
+        })
     }
 
     /// Opens an existing file for reading, without following symlinks; `None` when absent.

@@ -6,7 +6,10 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 /// The newest format this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// Version 1: log records without a header checksum, no acknowledged-length mark, no link
+/// between snapshot and log. Still read; a writer upgrades such a directory by saving.
+pub const V1: u32 = 1;
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"BSC-SNAP";
 pub const LOG_MAGIC: &[u8; 8] = b"BSC-LOG\0";
 
@@ -137,8 +140,9 @@ pub fn write_prelude(w: &mut Writer<'_>, magic: &[u8; 8], shape: &Shape) {
     w.u64(shape.seed);
 }
 
-/// Reads what [`write_prelude`] wrote; a newer version is `UnsupportedFormat`, not damage.
-pub fn read_prelude(r: &mut Reader<'_>, magic: &[u8; 8], what: &str) -> Result<Shape> {
+/// Reads what [`write_prelude`] wrote, with the file's version; a newer version is
+/// `UnsupportedFormat`, not damage.
+pub fn read_prelude(r: &mut Reader<'_>, magic: &[u8; 8], what: &str) -> Result<(Shape, u32)> {
     if r.bytes(8).ok() != Some(magic.as_slice()) {
         return Err(r.corrupt(format!("not a bsc-cache {what} (bad magic)")));
     }
@@ -158,12 +162,23 @@ pub fn read_prelude(r: &mut Reader<'_>, magic: &[u8; 8], what: &str) -> Result<S
     let rescore = r.u8()? != 0;
     r.bytes(3)?;
     let seed = r.u64()?;
-    Ok(Shape {
+    let shape = Shape {
         dim,
         bits,
         seed,
         rescore,
-    })
+    };
+    Ok((shape, version))
+}
+
+/// A number naming one log file, so a snapshot can say which log must follow it. Never 0
+/// (0 is the log of a cache that was never saved).
+pub fn new_generation() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    RandomState::new().hash_one(nanos) | 1
 }
 
 pub fn corrupt(path: &Path, offset: u64, reason: impl Into<String>) -> Error {

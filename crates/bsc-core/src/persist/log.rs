@@ -1,24 +1,35 @@
 //! The append-only log of changes since the last snapshot.
 //!
-//! A 52-byte header (magic, version, encoder shape and seed, the snapshot sequence number it
-//! follows, max_entries, crc32c) and then records `[len u32][crc32c u32][type u8][seq u64][body]`.
-//! Records are buffered in memory and are durable once `flush` returns (write, then fdatasync);
-//! past `SPILL_BYTES` the buffer is written out early, unsynced, so memory stays bounded between
-//! flushes. On replay a record that runs past the end of the file, or fails its checksum as the
-//! file's last record, is a torn tail from a crash: it is dropped. A bad record with data after
-//! it is corruption: an error.
+//! An 80-byte header (magic, version, encoder shape and seed, the snapshot sequence number it
+//! follows, max_entries, the log's generation, crc32c; then the acknowledged-length mark with its
+//! own crc32c) and then records `[len u32][body crc32c u32][header crc32c u32][type u8][seq u64]
+//! [body]`. Records are buffered in memory and are durable once `flush` returns (write,
+//! fdatasync, then the mark is moved past them); past `SPILL_BYTES` the buffer is written out
+//! early, unsynced, so memory stays bounded between flushes.
+//!
+//! On replay only a record past the mark that runs past the end of the file is a torn tail
+//! (dropped). A log shorter than its mark, a bad record header, or a bad body is corruption.
+//! Version 1 logs (no header checksum, no mark) keep their old rule.
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::format::{corrupt, crc, read_prelude, write_prelude, Reader, Shape, Writer, LOG_MAGIC};
+use super::format::{
+    corrupt, crc, read_prelude, write_prelude, Reader, Shape, Writer, LOG_MAGIC, V1,
+};
 use crate::error::{Error, Result};
 use crate::payload::MAX_PAYLOAD_BYTES;
 use crate::store::EntryId;
 
-pub const HEADER_LEN: usize = 52;
+pub const HEADER_LEN: usize = 80;
+const V1_HEADER_LEN: usize = 52;
+/// Where the acknowledged-length mark sits: a u64, its crc32c, 4 zero bytes.
+const MARK_AT: usize = 64;
+const RECORD_HEAD: usize = 12;
+const V1_RECORD_HEAD: usize = 8;
 const MAX_RECORD: usize = MAX_PAYLOAD_BYTES + (1 << 24);
 /// Buffered records past this size go to the file before `flush` (which still syncs them).
 const SPILL_BYTES: usize = 1 << 20;
@@ -43,6 +54,26 @@ pub struct LogHeader {
     pub shape: Shape,
     pub base_seq: u64,
     pub max_entries: u64,
+    /// Names this log file; the snapshot before it names the same number (0: no snapshot).
+    pub generation: u64,
+}
+
+/// A log file's header as read, with where its records start and how much of it was
+/// acknowledged by a completed flush.
+#[derive(Debug, Clone, Copy)]
+pub struct LogFile {
+    pub header: LogHeader,
+    pub version: u32,
+    pub records_start: usize,
+    pub acknowledged: usize,
+}
+
+fn mark(len: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&len.to_le_bytes());
+    let c = crc(&out[..8]);
+    out[8..12].copy_from_slice(&c.to_le_bytes());
+    out
 }
 
 impl LogHeader {
@@ -52,24 +83,63 @@ impl LogHeader {
         write_prelude(&mut w, LOG_MAGIC, &self.shape);
         w.u64(self.base_seq);
         w.u64(self.max_entries);
+        w.u64(self.generation);
         let c = crc(&out);
-        Writer(&mut out).u32(c);
+        let mut w = Writer(&mut out);
+        w.u32(c);
+        w.u32(0);
+        w.bytes(&mark(HEADER_LEN as u64));
         out
     }
 
-    pub fn decode(bytes: &[u8], path: &Path) -> Result<Self> {
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<LogFile> {
         let mut r = Reader::new(bytes, 0, path);
-        let shape = read_prelude(&mut r, LOG_MAGIC, "log")?;
+        let (shape, version) = read_prelude(&mut r, LOG_MAGIC, "log")?;
         let base_seq = r.u64()?;
         let max_entries = r.u64()?;
+        let generation = if version == V1 { 0 } else { r.u64()? };
+        let crc_at = r.offset() as usize;
         let stored = r.u32()?;
-        if crc(&bytes[..HEADER_LEN - 4]) != stored {
-            return Err(corrupt(path, 0, "log header checksum mismatch"));
+        if crc(&bytes[..crc_at]) != stored {
+            return Err(corrupt(path, crc_at as u64, "log header checksum mismatch"));
         }
-        Ok(Self {
+        let header = LogHeader {
             shape,
             base_seq,
             max_entries,
+            generation,
+        };
+        if version == V1 {
+            return Ok(LogFile {
+                header,
+                version,
+                records_start: V1_HEADER_LEN,
+                acknowledged: V1_HEADER_LEN,
+            });
+        }
+        if r.u32()? != 0 {
+            return Err(corrupt(
+                path,
+                crc_at as u64 + 4,
+                "log header padding is not zero",
+            ));
+        }
+        let raw = r.bytes(16)?;
+        let acknowledged = u64::from_le_bytes([
+            raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7],
+        ]);
+        if raw != mark(acknowledged) || acknowledged < HEADER_LEN as u64 {
+            return Err(corrupt(
+                path,
+                MARK_AT as u64,
+                "the log's acknowledged-length mark is damaged",
+            ));
+        }
+        Ok(LogFile {
+            header,
+            version,
+            records_start: HEADER_LEN,
+            acknowledged: usize::try_from(acknowledged).unwrap_or(usize::MAX),
         })
     }
 }
@@ -104,110 +174,246 @@ pub struct Replayed {
     pub torn: bool,
 }
 
-/// Replays the records of a log (header already checked) with `seq > after`.
+/// What the bytes at one offset of a log hold.
+enum Frame {
+    Whole {
+        body: Range<usize>,
+        end: usize,
+    },
+    /// Runs past the end of the file.
+    Torn,
+    Bad(&'static str),
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn frame(bytes: &[u8], pos: usize, version: u32) -> Frame {
+    let rest = &bytes[pos..];
+    let head = if version == V1 {
+        V1_RECORD_HEAD
+    } else {
+        RECORD_HEAD
+    };
+    if rest.len() < head {
+        return Frame::Torn;
+    }
+    let len = u32_at(rest, 0) as usize;
+    let body_crc = u32_at(rest, 4);
+    if version != V1 && crc(&rest[..8]) != u32_at(rest, 8) {
+        return Frame::Bad("record header checksum mismatch");
+    }
+    if !(9..=MAX_RECORD).contains(&len) {
+        // Version 1 cannot tell a damaged length from a torn one.
+        return if version == V1 {
+            Frame::Torn
+        } else {
+            Frame::Bad("record length out of range")
+        };
+    }
+    if head + len > rest.len() {
+        return Frame::Torn;
+    }
+    let body = pos + head..pos + head + len;
+    if crc(&bytes[body.clone()]) != body_crc {
+        if version == V1 && head + len == rest.len() {
+            return Frame::Torn;
+        }
+        return Frame::Bad("record checksum mismatch");
+    }
+    Frame::Whole {
+        end: body.end,
+        body,
+    }
+}
+
+/// Decodes one record body (checksum already checked): its sequence number and change.
+fn decode<'a>(
+    body: &'a [u8],
+    at: u64,
+    words: usize,
+    dim: usize,
+    path: &'a Path,
+) -> Result<(u64, Record<'a>)> {
+    let mut r = Reader::new(body, at, path);
+    let kind = r.u8()?;
+    let seq = r.u64()?;
+    let record = match kind {
+        PUT => {
+            let id = r.u64()?;
+            let created_ms = r.u64()?;
+            let expires_ms = r.u64()?;
+            let payload_kind = r.u8()?;
+            let partition = r.str(MAX_RECORD)?;
+            let payload = r.blob(MAX_PAYLOAD_BYTES)?;
+            let code = (0..words).map(|_| r.u64()).collect::<Result<Vec<_>>>()?;
+            let vector = if r.u8()? != 0 {
+                let raw = r.bytes(dim * 4)?;
+                Some(
+                    raw.chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect(),
+                )
+            } else {
+                None
+            };
+            Record::Put {
+                id,
+                partition,
+                code,
+                vector,
+                kind: payload_kind,
+                payload,
+                created_ms,
+                expires_ms,
+            }
+        }
+        DELETE => {
+            let id = r.u64()?;
+            let reason = match r.u8()? {
+                0 => Removal::Deleted,
+                1 => Removal::Evicted,
+                2 => Removal::Expired,
+                other => return Err(r.corrupt(format!("unknown removal reason {other}"))),
+            };
+            Record::Delete { id, reason }
+        }
+        CLEAR => {
+            let partition = if r.u8()? != 0 {
+                Some(r.str(MAX_RECORD)?)
+            } else {
+                None
+            };
+            Record::Clear { partition }
+        }
+        other => return Err(r.corrupt(format!("unknown record type {other}"))),
+    };
+    if r.remaining() != 0 {
+        return Err(r.corrupt("log record longer than its contents"));
+    }
+    Ok((seq, record))
+}
+
+/// Replays the records of a log (header already read) with `seq > after`.
 pub fn replay(
     bytes: &[u8],
-    header: &LogHeader,
+    file: &LogFile,
     words: usize,
     after: u64,
     path: &Path,
     mut apply: impl FnMut(Record<'_>) -> Result<()>,
 ) -> Result<Replayed> {
-    let mut pos = HEADER_LEN;
-    let mut seq = header.base_seq;
+    if bytes.len() < file.acknowledged {
+        return Err(corrupt(
+            path,
+            bytes.len() as u64,
+            format!(
+                "the log is cut short: it ends at byte {}, but a flush acknowledged {} bytes",
+                bytes.len(),
+                file.acknowledged
+            ),
+        ));
+    }
+    let mut pos = file.records_start;
+    let mut seq = file.header.base_seq;
+    let mut number = 0u64;
     while pos < bytes.len() {
-        let rest = &bytes[pos..];
-        let torn = Replayed {
-            valid_len: pos as u64,
-            last_seq: seq,
-            torn: true,
-        };
-        if rest.len() < 8 {
-            return Ok(torn);
-        }
-        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let stored = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        if !(9..=MAX_RECORD).contains(&len) || 8 + len > rest.len() {
-            return Ok(torn);
-        }
-        let body = &rest[8..8 + len];
-        if crc(body) != stored {
-            if 8 + len == rest.len() {
-                return Ok(torn);
+        number += 1;
+        let at = |reason: String| corrupt(path, pos as u64, format!("record {number}: {reason}"));
+        let (body, end) = match frame(bytes, pos, file.version) {
+            Frame::Whole { body, end } => (body, end),
+            Frame::Torn if pos >= file.acknowledged => {
+                return Ok(Replayed {
+                    valid_len: pos as u64,
+                    last_seq: seq,
+                    torn: true,
+                })
             }
-            return Err(corrupt(path, pos as u64, "log record checksum mismatch"));
-        }
-        let mut r = Reader::new(body, pos as u64 + 8, path);
-        let kind = r.u8()?;
-        let record_seq = r.u64()?;
+            Frame::Torn => {
+                return Err(at(format!(
+                    "runs past the end of the file, inside the {} acknowledged bytes",
+                    file.acknowledged
+                )))
+            }
+            Frame::Bad(reason) => return Err(at(reason.into())),
+        };
+        let (record_seq, record) = decode(
+            &bytes[body.clone()],
+            body.start as u64,
+            words,
+            file.header.shape.dim,
+            path,
+        )
+        .map_err(|e| match e {
+            Error::Corrupt { offset, reason, .. } => {
+                corrupt(path, offset, format!("record {number}: {reason}"))
+            }
+            other => other,
+        })?;
         if record_seq != seq + 1 {
-            return Err(r.corrupt(format!("log sequence jumps from {seq} to {record_seq}")));
+            return Err(at(format!("sequence jumps from {seq} to {record_seq}")));
         }
         seq = record_seq;
-        let record = match kind {
-            PUT => {
-                let id = r.u64()?;
-                let created_ms = r.u64()?;
-                let expires_ms = r.u64()?;
-                let payload_kind = r.u8()?;
-                let partition = r.str(MAX_RECORD)?;
-                let payload = r.blob(MAX_PAYLOAD_BYTES)?;
-                let code = (0..words).map(|_| r.u64()).collect::<Result<Vec<_>>>()?;
-                let vector = if r.u8()? != 0 {
-                    let dim = header.shape.dim;
-                    let raw = r.bytes(dim * 4)?;
-                    Some(
-                        raw.chunks_exact(4)
-                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                            .collect(),
-                    )
-                } else {
-                    None
-                };
-                Record::Put {
-                    id,
-                    partition,
-                    code,
-                    vector,
-                    kind: payload_kind,
-                    payload,
-                    created_ms,
-                    expires_ms,
-                }
-            }
-            DELETE => {
-                let id = r.u64()?;
-                let reason = match r.u8()? {
-                    0 => Removal::Deleted,
-                    1 => Removal::Evicted,
-                    2 => Removal::Expired,
-                    other => return Err(r.corrupt(format!("unknown removal reason {other}"))),
-                };
-                Record::Delete { id, reason }
-            }
-            CLEAR => {
-                let partition = if r.u8()? != 0 {
-                    Some(r.str(MAX_RECORD)?)
-                } else {
-                    None
-                };
-                Record::Clear { partition }
-            }
-            other => return Err(r.corrupt(format!("unknown record type {other}"))),
-        };
-        if r.remaining() != 0 {
-            return Err(r.corrupt("log record longer than its contents"));
-        }
         if seq > after {
             apply(record)?;
         }
-        pos += 8 + len;
+        pos = end;
     }
     Ok(Replayed {
         valid_len: pos as u64,
         last_seq: seq,
         torn: false,
     })
+}
+
+/// What a salvaging scan kept and skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Salvaged {
+    pub kept: usize,
+    /// Byte ranges that held no valid record.
+    pub lost: Vec<(u64, u64)>,
+    pub last_seq: u64,
+}
+
+/// Reads every record whose checksums hold, resyncing past damaged ranges to the next offset
+/// where a whole valid record starts. `apply` gets each record's sequence number.
+pub fn salvage(
+    bytes: &[u8],
+    file: &LogFile,
+    words: usize,
+    path: &Path,
+    mut apply: impl FnMut(u64, Record<'_>),
+) -> Salvaged {
+    let dim = file.header.shape.dim;
+    let valid_at = |pos: usize| match frame(bytes, pos, file.version) {
+        Frame::Whole { body, end } => {
+            decode(&bytes[body.clone()], body.start as u64, words, dim, path)
+                .ok()
+                .map(|(seq, record)| (seq, record, end))
+        }
+        _ => None,
+    };
+    let mut out = Salvaged {
+        last_seq: file.header.base_seq,
+        ..Salvaged::default()
+    };
+    let mut pos = file.records_start.min(bytes.len());
+    while pos < bytes.len() {
+        if let Some((seq, record, end)) = valid_at(pos) {
+            apply(seq, record);
+            out.kept += 1;
+            out.last_seq = out.last_seq.max(seq);
+            pos = end;
+            continue;
+        }
+        let next = (pos + 1..bytes.len())
+            .find(|&p| valid_at(p).is_some())
+            .unwrap_or(bytes.len());
+        out.lost.push((pos as u64, next as u64));
+        pos = next;
+    }
+    out
 }
 
 /// Appends records to the log; they are durable once `flush` returns.
@@ -305,15 +511,17 @@ impl LogWriter {
     fn record(&mut self, kind: u8, body: impl FnOnce(&mut Writer<'_>)) {
         self.seq += 1;
         let start = self.buf.len();
-        self.buf.extend_from_slice(&[0u8; 8]);
+        self.buf.extend_from_slice(&[0u8; RECORD_HEAD]);
         let mut w = Writer(&mut self.buf);
         w.u8(kind);
         w.u64(self.seq);
         body(&mut w);
-        let len = (self.buf.len() - start - 8) as u32;
-        let c = crc(&self.buf[start + 8..]);
+        let len = (self.buf.len() - start - RECORD_HEAD) as u32;
+        let c = crc(&self.buf[start + RECORD_HEAD..]);
         self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
         self.buf[start + 4..start + 8].copy_from_slice(&c.to_le_bytes());
+        let head_crc = crc(&self.buf[start..start + 8]);
+        self.buf[start + 8..start + RECORD_HEAD].copy_from_slice(&head_crc.to_le_bytes());
         if self.buf.len() >= SPILL_BYTES {
             // On failure the records stay buffered and the next `flush` reports the error.
             let _ = self.write_out();
@@ -384,6 +592,9 @@ impl LogWriter {
             return Err(io_error(&self.path, e));
         }
         self.synced = self.written;
+        // The mark goes out after the records are durable, so it never claims more than the
+        // disk holds; the next sync makes it durable too. A failed write only leaves it behind.
+        let _ = self.file.write_all_at(&mark(self.synced), MARK_AT as u64);
         Ok(())
     }
 

@@ -10,12 +10,13 @@
 pub(crate) mod dir;
 mod format;
 pub(crate) mod log;
+pub mod repair;
 pub(crate) mod snapshot;
 
 use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -24,9 +25,9 @@ use crate::error::{Error, Result};
 use crate::payload::Payload;
 use crate::store::{quantise, EntryId, Restored, Store};
 use dir::{CacheDir, LOG_FILE, SNAPSHOT_FILE};
-use format::Shape;
 pub use format::FORMAT_VERSION;
-use log::{LogHeader, LogWriter, Record, Removal};
+use format::{Shape, V1};
+use log::{LogFile, LogHeader, LogWriter, Record, Removal};
 pub use snapshot::PersistedStats;
 
 /// When logged changes reach the disk.
@@ -75,12 +76,18 @@ pub(crate) mod stat {
 pub(crate) struct Persist {
     dir: CacheDir,
     options: PersistOptions,
-    header: LogHeader,
+    /// The current log's header; `save` starts a new generation.
+    header: Mutex<LogHeader>,
     matrix_crc: u32,
     /// `None` when read-only.
     log: Mutex<Option<LogWriter>>,
     snapshot_len: Mutex<u64>,
+    /// When a reader last looked at the files, and what they were when it loaded them.
+    seen: Mutex<(Instant, dir::Seen)>,
 }
+
+/// How often a reader looks at the files for the writer's changes.
+const FOLLOW_EVERY: Duration = Duration::from_millis(200);
 
 /// A cache directory opened and replayed.
 pub(crate) struct Opened {
@@ -127,36 +134,34 @@ pub(crate) fn open(
     options: PersistOptions,
 ) -> Result<Opened> {
     let dir = CacheDir::open(path, !options.read_only)?;
+    // Taken before reading, so a change made while loading shows up as one later.
+    let seen = dir.seen();
     let snapshot_path = dir.file(SNAPSHOT_FILE);
     let log_path = dir.file(LOG_FILE);
     // A reader can race a writer's `save` (new snapshot, then new log); it retries.
     let mut attempt = 0;
-    let (loaded, log_bytes, log_header) = loop {
+    let (loaded, log_bytes, log_file) = loop {
         let loaded = match dir.open_read(SNAPSHOT_FILE)? {
             Some(file) => Some(snapshot::open(&file, &snapshot_path)?),
             None => None,
         };
         let log_bytes = read_all(dir.open_read(LOG_FILE)?, &log_path)?;
-        let log_header = match &log_bytes {
+        let log_file = match &log_bytes {
             Some(bytes) => Some(LogHeader::decode(bytes, &log_path)?),
             None => None,
         };
-        let snapshot_seq = loaded.as_ref().map_or(0, |l| l.meta.last_seq);
-        let consistent = log_header.is_none_or(|h| h.base_seq <= snapshot_seq);
-        if consistent {
-            break (loaded, log_bytes, log_header);
-        }
+        let Some(refusal) = mismatch(loaded.as_ref(), log_file.as_ref()) else {
+            break (loaded, log_bytes, log_file);
+        };
         attempt += 1;
         if options.read_only && attempt < 5 {
             std::thread::sleep(Duration::from_millis(20));
             continue;
         }
-        return Err(format::corrupt(
-            &log_path,
-            0,
-            "the log follows a snapshot that is missing or older",
-        ));
+        let (file, why) = refusal;
+        return Err(format::corrupt(&dir.file(file), 0, why));
     };
+    let log_header = log_file.map(|f| f.header);
 
     let written = match (&loaded, &log_header, &encoder) {
         (Some(l), _, _) => l.meta.shape,
@@ -208,7 +213,8 @@ pub(crate) fn open(
     let has_entries = loaded.is_some()
         || log_bytes
             .as_ref()
-            .is_some_and(|b| b.len() > log::HEADER_LEN);
+            .zip(log_file.as_ref())
+            .is_some_and(|(b, f)| b.len() > f.records_start);
     if rescore && !written_rescore && has_entries {
         return Err(Error::RescoreMismatch {
             path: path.to_path_buf(),
@@ -230,15 +236,16 @@ pub(crate) fn open(
         snapshot_len = std::fs::metadata(&snapshot_path).map_or(0, |m| m.len());
     }
     let mut replayed = None;
-    if let (Some(bytes), Some(header)) = (&log_bytes, &log_header) {
-        if (header.shape.dim, header.shape.bits, header.shape.seed) != (dim, bits, seed) {
+    if let (Some(bytes), Some(file)) = (&log_bytes, &log_file) {
+        let shape = file.header.shape;
+        if (shape.dim, shape.bits, shape.seed) != (dim, bits, seed) {
             return Err(format::corrupt(
                 &log_path,
                 0,
                 "the log's encoder differs from the snapshot's",
             ));
         }
-        let r = log::replay(bytes, header, words, snapshot_seq, &log_path, |record| {
+        let r = log::replay(bytes, file, words, snapshot_seq, &log_path, |record| {
             apply(&mut store, &mut stats, record, rescore, dim, &log_path)
         })?;
         replayed = Some(r);
@@ -254,23 +261,39 @@ pub(crate) fn open(
         Some(written) if options.inherit_max_entries && written > 0 => written,
         _ => max_entries,
     };
-    let header = LogHeader {
+    let mut header = LogHeader {
         shape: Shape { rescore, ..written },
         base_seq: snapshot_seq,
         max_entries: max_entries as u64,
+        generation: loaded.as_ref().map_or(0, |l| l.meta.log_generation),
     };
+    let upgrade = loaded.as_ref().is_some_and(|l| l.version == V1)
+        || log_file.as_ref().is_some_and(|f| f.version == V1);
     let log = if options.read_only {
         None
+    } else if upgrade {
+        // A version 1 directory becomes version 2 by a save: snapshot first, then a new log.
+        let last_seq = replayed.map_or(snapshot_seq, |r| r.last_seq);
+        header = write_snapshot(&dir, header, crc_now, last_seq, &store, &stats)?;
+        snapshot_len = std::fs::metadata(&snapshot_path).map_or(0, |m| m.len());
+        let file = dir.open_append(LOG_FILE)?;
+        Some(LogWriter::new(
+            file,
+            log_path,
+            log::HEADER_LEN as u64,
+            last_seq,
+        ))
     } else {
-        Some(open_writer(&dir, header, log_header.as_ref(), replayed)?)
+        Some(open_writer(&dir, header, log_file.as_ref(), replayed)?)
     };
     let persist = Arc::new(Persist {
         dir,
         options,
-        header,
+        header: Mutex::new(header),
         matrix_crc: crc_now,
         log: Mutex::new(log),
         snapshot_len: Mutex::new(snapshot_len),
+        seen: Mutex::new((Instant::now(), seen)),
     });
     if let Durability::Interval(every) = options.durability {
         if !options.read_only {
@@ -354,17 +377,97 @@ fn apply(
     Ok(())
 }
 
+/// Why a snapshot and a log cannot be read together, naming the file to blame; `None` when
+/// they can. A snapshot must be followed by the log it names, or (after a crash inside `save`)
+/// by the log it replaced.
+fn mismatch(
+    snapshot: Option<&snapshot::Loaded>,
+    log: Option<&LogFile>,
+) -> Option<(&'static str, String)> {
+    match (snapshot, log) {
+        (None, None) => None,
+        (Some(s), None) => Some((
+            LOG_FILE,
+            format!(
+                "the log is missing: snapshot.bsc (sequence {}) must be followed by log.bsc",
+                s.meta.last_seq
+            ),
+        )),
+        (None, Some(l)) => (l.header.base_seq > 0 || l.header.generation != 0).then(|| {
+            (
+                SNAPSHOT_FILE,
+                format!(
+                    "the snapshot is missing: log.bsc follows a snapshot at sequence {}",
+                    l.header.base_seq
+                ),
+            )
+        }),
+        (Some(s), Some(l)) if s.version == V1 => (l.header.base_seq > s.meta.last_seq).then(|| {
+            (
+                LOG_FILE,
+                "the log follows a snapshot newer than snapshot.bsc".to_string(),
+            )
+        }),
+        (Some(s), Some(l)) => {
+            let (g, base) = (l.header.generation, l.header.base_seq);
+            let current = g == s.meta.log_generation && base == s.meta.last_seq;
+            let replaced = g == s.meta.previous_log_generation && base <= s.meta.last_seq;
+            (!current && !replaced).then(|| {
+                (
+                    LOG_FILE,
+                    format!(
+                        "log.bsc is generation {g} after sequence {base}, but snapshot.bsc \
+                         names generation {} after sequence {}",
+                        s.meta.log_generation, s.meta.last_seq
+                    ),
+                )
+            })
+        }
+    }
+}
+
+/// Writes a snapshot of `store` at `last_seq`, then an empty log of a new generation after it
+/// (`current` is the log being replaced); returns the new log's header.
+fn write_snapshot(
+    dir: &CacheDir,
+    current: LogHeader,
+    matrix_crc: u32,
+    last_seq: u64,
+    store: &Store,
+    stats: &PersistedStats,
+) -> Result<LogHeader> {
+    let generation = format::new_generation();
+    let meta = snapshot::SnapshotMeta {
+        shape: current.shape,
+        matrix_crc,
+        last_seq,
+        max_entries: current.max_entries,
+        log_generation: generation,
+        previous_log_generation: current.generation,
+    };
+    dir.replace(SNAPSHOT_FILE, |f| snapshot::write(f, &meta, store, stats))?;
+    let header = LogHeader {
+        base_seq: last_seq,
+        generation,
+        ..current
+    };
+    dir.replace(LOG_FILE, |f| log::write_new(f, &header))?;
+    Ok(header)
+}
+
 /// The log writer positioned after the last whole record; a torn tail is cut off, and a log
 /// left behind by an interrupted `save` (or none at all) is replaced by an empty one.
 fn open_writer(
     dir: &CacheDir,
     header: LogHeader,
-    existing: Option<&LogHeader>,
+    existing: Option<&LogFile>,
     replayed: Option<log::Replayed>,
 ) -> Result<LogWriter> {
     let path = dir.file(LOG_FILE);
     match (existing, replayed) {
-        (Some(h), Some(r)) if h.base_seq == header.base_seq => {
+        (Some(f), Some(r))
+            if (f.header.base_seq, f.header.generation) == (header.base_seq, header.generation) =>
+        {
             let file = dir.open_append(LOG_FILE)?;
             if r.torn {
                 file.set_len(r.valid_len)
@@ -412,6 +515,30 @@ impl Persist {
 
     pub fn durability(&self) -> Durability {
         self.options.durability
+    }
+
+    pub fn options(&self) -> PersistOptions {
+        self.options
+    }
+
+    /// For a reader, at most every `FOLLOW_EVERY`: whether the writer changed the files since
+    /// they were loaded.
+    pub fn files_changed(&self) -> bool {
+        if !self.options.read_only {
+            return false;
+        }
+        let mut seen = self.seen.lock();
+        if seen.0.elapsed() < FOLLOW_EVERY {
+            return false;
+        }
+        seen.0 = Instant::now();
+        self.dir.seen() != seen.1
+    }
+
+    /// Takes over what `newer` (this directory, opened again) loaded.
+    pub fn loaded_as(&self, newer: &Persist) {
+        self.seen.lock().1 = newer.seen.lock().1;
+        *self.snapshot_len.lock() = *newer.snapshot_len.lock();
     }
 
     /// Runs `f` on the log writer; refused when read-only.
@@ -472,19 +599,15 @@ impl Persist {
             });
         };
         // No log flush first: the snapshot holds every record, and on failure they stay buffered.
-        let meta = snapshot::SnapshotMeta {
-            shape: self.header.shape,
-            matrix_crc: self.matrix_crc,
-            last_seq: writer.last_seq(),
-            max_entries: self.header.max_entries,
-        };
-        self.dir
-            .replace(SNAPSHOT_FILE, |f| snapshot::write(f, &meta, store, stats))?;
-        let header = LogHeader {
-            base_seq: meta.last_seq,
-            ..self.header
-        };
-        self.dir.replace(LOG_FILE, |f| log::write_new(f, &header))?;
+        let mut header = self.header.lock();
+        *header = write_snapshot(
+            &self.dir,
+            *header,
+            self.matrix_crc,
+            writer.last_seq(),
+            store,
+            stats,
+        )?;
         let file = self.dir.open_append(LOG_FILE)?;
         writer.reset(file, log::HEADER_LEN as u64);
         *self.snapshot_len.lock() =

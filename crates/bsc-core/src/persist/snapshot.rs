@@ -3,8 +3,10 @@
 //! Layout (little-endian; see docs/file-format.md): a 64-byte header, a table of six sections
 //! (tag, crc32c, offset, length) with its own crc32c, then the sections, each 8-aligned:
 //! stats, partition names, slot generations, entries (fixed-size records in LRU order),
-//! re-scoring vectors, payload blocks (`[u32 kind<<24 | len][bytes]`, 4-aligned). Payloads are
-//! used in place from the mapping, so opening allocates nothing per payload.
+//! re-scoring vectors, payload blocks (`[u32 kind<<24 | len][bytes]`, 4-aligned), and (from
+//! version 2) the link naming the log that must follow. Sections lie back to back with zero
+//! padding and the file ends with the last one: any other byte is damage. Payloads are used in
+//! place from the mapping, so opening allocates nothing per payload.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
@@ -14,17 +16,21 @@ use std::sync::Arc;
 
 use memmap2::Mmap;
 
-use super::format::{crc, read_prelude, write_prelude, Reader, Shape, Writer, SNAPSHOT_MAGIC};
+use super::format::{
+    corrupt, crc, read_prelude, write_prelude, Reader, Shape, Writer, SNAPSHOT_MAGIC, V1,
+};
 use crate::error::Result;
 use crate::payload::{Payload, HEADER as PAYLOAD_HEADER, MAX_PAYLOAD_BYTES};
 use crate::store::{entry_id, Restored, Store};
 
 const HEADER_LEN: usize = 64;
-const SECTIONS: usize = 6;
-const TABLE_LEN: usize = SECTIONS * 24 + 8;
-const DATA_START: u64 = (HEADER_LEN + TABLE_LEN) as u64;
+const SECTIONS: usize = 7;
+const V1_SECTIONS: usize = 6;
 const MAX_NAME: usize = 1 << 20;
 
+fn data_start(sections: usize) -> u64 {
+    (HEADER_LEN + sections * 24 + 8) as u64
+}
 #[derive(Clone, Copy)]
 #[repr(u32)]
 enum Tag {
@@ -34,6 +40,7 @@ enum Tag {
     Entries = 4,
     Vectors = 5,
     Payloads = 6,
+    Link = 7,
 }
 
 /// What a snapshot says about the cache that wrote it.
@@ -43,6 +50,10 @@ pub struct SnapshotMeta {
     pub matrix_crc: u32,
     pub last_seq: u64,
     pub max_entries: u64,
+    /// The generation of the log written right after this snapshot (0 in version 1 files).
+    pub log_generation: u64,
+    /// The log this snapshot replaced: it may still follow after a crash inside `save`.
+    pub previous_log_generation: u64,
 }
 
 /// Counters that survive a reopen.
@@ -128,6 +139,11 @@ pub fn write(
     })?;
     out.write(&mut buf)?;
 
+    out.begin(Tag::Link);
+    Writer(&mut buf).u64(meta.log_generation);
+    Writer(&mut buf).u64(meta.previous_log_generation);
+    out.write(&mut buf)?;
+
     out.finish(meta)
 }
 
@@ -146,10 +162,11 @@ struct SectionWriter<'f> {
 impl<'f> SectionWriter<'f> {
     fn new(file: &'f mut File) -> io::Result<Self> {
         let mut out = BufWriter::with_capacity(1 << 20, file);
-        out.write_all(&[0u8; DATA_START as usize])?;
+        let start = data_start(SECTIONS);
+        out.write_all(&vec![0u8; start as usize])?;
         Ok(Self {
             out,
-            pos: DATA_START,
+            pos: start,
             table: Vec::new(),
             current: None,
         })
@@ -189,7 +206,7 @@ impl<'f> SectionWriter<'f> {
     }
 
     fn finish(mut self, meta: &SnapshotMeta) -> io::Result<()> {
-        let mut head = Vec::with_capacity(DATA_START as usize);
+        let mut head = Vec::with_capacity(data_start(SECTIONS) as usize);
         let mut w = Writer(&mut head);
         write_prelude(&mut w, SNAPSHOT_MAGIC, &meta.shape);
         w.u32(meta.matrix_crc);
@@ -218,14 +235,16 @@ impl<'f> SectionWriter<'f> {
 
 /// A mapped snapshot whose header and sections passed their checks.
 pub struct Loaded {
+    pub version: u32,
     pub meta: SnapshotMeta,
     pub stats: PersistedStats,
     map: Arc<Mmap>,
     sections: [(usize, usize); SECTIONS],
 }
 
-/// Maps and checks a snapshot: magic, version, header and table checksums, section bounds and
-/// checksums. Entries are placed into a store by [`Loaded::restore_into`].
+/// Maps and checks a snapshot: magic, version, header and table checksums, the sections' layout
+/// and checksums, and that nothing follows the last one. Entries are placed into a store by
+/// [`Loaded::restore_into`].
 pub fn open(file: &File, path: &Path) -> Result<Loaded> {
     // SAFETY: snapshots are never modified in place (a new one is renamed over the old), so the
     // mapping stays valid and unchanged while it lives.
@@ -234,7 +253,7 @@ pub fn open(file: &File, path: &Path) -> Result<Loaded> {
         .map_err(|e| super::dir::io_error(path, e))?;
     let bytes: &[u8] = &map;
     let mut r = Reader::new(bytes, 0, path);
-    let shape = read_prelude(&mut r, SNAPSHOT_MAGIC, "snapshot")?;
+    let (shape, version) = read_prelude(&mut r, SNAPSHOT_MAGIC, "snapshot")?;
     let matrix_crc = r.u32()?;
     let sections = r.u32()? as usize;
     let last_seq = r.u64()?;
@@ -242,16 +261,17 @@ pub fn open(file: &File, path: &Path) -> Result<Loaded> {
     r.bytes(4)?;
     let header_crc = r.u32()?;
     if crc(&bytes[..60]) != header_crc {
-        return Err(super::format::corrupt(path, 60, "header checksum mismatch"));
+        return Err(corrupt(path, 60, "header checksum mismatch"));
     }
-    if sections != SECTIONS || shape.dim == 0 || shape.bits == 0 || !shape.bits.is_multiple_of(64) {
-        return Err(super::format::corrupt(path, 8, "implausible header values"));
+    let expected = if version == V1 { V1_SECTIONS } else { SECTIONS };
+    if sections != expected || shape.dim == 0 || shape.bits == 0 || !shape.bits.is_multiple_of(64) {
+        return Err(corrupt(path, 8, "implausible header values"));
     }
     let table_start = HEADER_LEN;
-    let table = r.bytes(SECTIONS * 24)?;
+    let table = r.bytes(sections * 24)?;
     let table_crc = r.u32()?;
     if crc(table) != table_crc {
-        return Err(super::format::corrupt(
+        return Err(corrupt(
             path,
             table_start as u64,
             "section table checksum mismatch",
@@ -259,34 +279,44 @@ pub fn open(file: &File, path: &Path) -> Result<Loaded> {
     }
     let mut t = Reader::new(table, table_start as u64, path);
     let mut found = [(0usize, 0usize); SECTIONS];
-    for (i, slot) in found.iter_mut().enumerate() {
+    // Sections lie back to back, each 8-aligned, after the table and its 4 zero bytes.
+    let mut next = (table_start + table.len() + 4) as u64;
+    for (i, slot) in found.iter_mut().enumerate().take(sections) {
         let at = t.offset();
         let tag = t.u32()?;
         let section_crc = t.u32()?;
         let offset = t.u64()?;
         let len = t.u64()?;
         let end = offset.checked_add(len);
-        if tag as usize != i + 1
-            || offset < DATA_START
-            || end.is_none_or(|e| e > bytes.len() as u64)
-            || offset % 8 != 0
+        let aligned = next.div_ceil(8) * 8;
+        if tag as usize != i + 1 || offset != aligned || end.is_none_or(|e| e > bytes.len() as u64)
         {
-            return Err(super::format::corrupt(
-                path,
-                at,
-                "section table entry out of bounds",
-            ));
+            return Err(corrupt(path, at, "section table entry out of bounds"));
         }
+        zero_gap(bytes, next as usize, offset as usize, path)?;
         let (offset, len) = (offset as usize, len as usize);
         if crc(&bytes[offset..offset + len]) != section_crc {
-            return Err(super::format::corrupt(
+            return Err(corrupt(
                 path,
                 offset as u64,
                 format!("section {tag} checksum mismatch"),
             ));
         }
         *slot = (offset, len);
+        next = (offset + len) as u64;
     }
+    let end = next.div_ceil(8) * 8;
+    if bytes.len() as u64 != end {
+        return Err(corrupt(
+            path,
+            end.min(bytes.len() as u64),
+            format!(
+                "the snapshot should end at byte {end} after its last section, but holds {} bytes",
+                bytes.len()
+            ),
+        ));
+    }
+    zero_gap(bytes, next as usize, end as usize, path)?;
     let mut s = Reader::new(
         &bytes[found[0].0..found[0].0 + found[0].1],
         found[0].0 as u64,
@@ -296,18 +326,39 @@ pub fn open(file: &File, path: &Path) -> Result<Loaded> {
     for v in &mut stats {
         *v = s.u64()?;
     }
+    let (mut log_generation, mut previous_log_generation) = (0, 0);
+    if version != V1 {
+        let (offset, len) = found[Tag::Link as usize - 1];
+        let mut l = Reader::new(&bytes[offset..offset + len], offset as u64, path);
+        log_generation = l.u64()?;
+        previous_log_generation = l.u64()?;
+        if l.remaining() != 0 || log_generation == 0 {
+            return Err(l.corrupt("implausible log link"));
+        }
+    }
     let meta = SnapshotMeta {
         shape,
         matrix_crc,
         last_seq,
         max_entries,
+        log_generation,
+        previous_log_generation,
     };
     Ok(Loaded {
+        version,
         meta,
         stats,
         map: Arc::new(map),
         sections: found,
     })
+}
+
+/// Padding between sections must be zero: any other byte there is damage.
+fn zero_gap(bytes: &[u8], from: usize, to: usize, path: &Path) -> Result<()> {
+    match bytes[from..to].iter().position(|&b| b != 0) {
+        Some(i) => Err(corrupt(path, (from + i) as u64, "padding is not zero")),
+        None => Ok(()),
+    }
 }
 
 impl Loaded {
