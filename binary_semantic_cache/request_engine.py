@@ -87,11 +87,13 @@ class Request:
 
     ``exact_key`` names the whole prompt (see :func:`exact_key`); ``locate`` returns its
     context partition and its question (``None``: the prompt may only match exactly), and runs
-    only when the exact tier has no answer.
+    only when the exact tier has no answer. ``on_refusal``, when given, is told the reason (as
+    in ``stats().refusals``) when a near match is refused, so a front door can say so.
     """
 
     exact_key: bytes
     locate: Callable[[], tuple[str, str | None]]
+    on_refusal: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,6 +368,9 @@ class RequestEngine(Generic[A]):
             self.lookup_failed(exc)
             return None
         finally:
+            reason = trace.attributes.get("bsc.refusal_reason")
+            if reason is not None and request.on_refusal is not None:
+                request.on_refusal(str(reason))
             self._emit("lookup", trace)
 
     # -- running the steps: the sync and the async path differ only in how effects are done --
