@@ -138,19 +138,7 @@ def _deltas(choice: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], str | N
             "type": call.get("type"),
             "function": {"name": function.get("name"), "arguments": ""},
         }
-        yield (
-            {
-                "tool_calls": [
-                    {
-                        "index": position,
-                        "id": call.get("id"),
-                        "type": call.get("type"),
-                        "function": head,
-                    }
-                ]
-            },
-            None,
-        )
+        yield {"tool_calls": [head]}, None
         for word in _WORD.findall(function.get("arguments") or ""):
             yield {"tool_calls": [{"index": position, "function": {"arguments": word}}]}, None
     yield {}, choice.get("finish_reason")
