@@ -62,6 +62,9 @@ class ServerConfig:
     options: CacheOptions = field(default_factory=lambda: CacheOptions())
 
     def __post_init__(self) -> None:
+        if not self.upstream.startswith(("http://", "https://")):
+            msg = f"the upstream must be an http:// or https:// URL, got {self.upstream!r}"
+            raise ValueError(msg)
         if self.max_body_bytes < 1:
             msg = f"max_body_bytes must be a positive number of bytes, got {self.max_body_bytes}"
             raise ValueError(msg)

@@ -72,9 +72,6 @@ class Upstream:
         retry: RetryPolicy | None = None,
         breaker: CircuitBreaker | None = None,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            msg = f"the upstream must be an http:// or https:// URL, got {base_url!r}"
-            raise ValueError(msg)
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._retry = retry if retry is not None else RetryPolicy()
