@@ -1,18 +1,19 @@
 """``POST /v1/chat/completions``: answered from the engine, or relayed from the upstream and stored.
 
 A streamed miss is relayed event by event as the upstream sends it, and stored only once it
-ended complete (``[DONE]``, a finish reason for every choice) with the caller still there; an
-upstream error, a broken upstream stream or a caller gone mid-stream stores nothing.
+ended complete (``[DONE]``, a finish reason for every choice) and was sent on to the caller in
+full; an upstream error, a broken upstream stream or a caller gone mid-stream stores nothing.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any
 
 import httpx
+from starlette.background import BackgroundTask
 from starlette.requests import Request as HttpRequest
 from starlette.responses import Response, StreamingResponse
 
@@ -105,9 +106,9 @@ class ChatCompletions:
         if response.status_code != 200:
             return await passed_through(response, marks)
         if stream:
-            relayed = self._relay(response, request)
-            headers = {**response_headers(response), **_SSE_HEADERS, **marks}
-            return StreamingResponse(relayed, headers=headers, media_type="text/event-stream")
+            relay = self._relay(response, request)
+            relay.headers.update({**response_headers(response), **_SSE_HEADERS, **marks})
+            return relay
         reply = await passed_through(response, marks)
         if request is not None:
             await self._store_completion(request, reply.body)
@@ -143,28 +144,39 @@ class ChatCompletions:
         if complete:
             await self._engine.astore(request, lambda: completion_fields(completion))
 
-    async def _relay(
-        self, response: httpx.Response, request: Request | None
-    ) -> AsyncIterator[bytes]:
+    def _relay(self, response: httpx.Response, request: Request | None) -> StreamingResponse:
         record = StreamRecord()
-        try:
-            async for raw, data in events(response.aiter_lines()):
-                yield raw
-                if data is not None:
-                    record.add(data)
-        except httpx.HTTPError as exc:
-            # The status is sent already: an error event makes the caller's SDK raise
-            # instead of taking a cut-off answer for a whole one.
-            logger.warning("upstream stream broke off: %s: %s", type(exc).__name__, exc)
-            message = f"expected the upstream stream to go on to [DONE], got {type(exc).__name__}"
-            yield event({"error": {"message": message, "type": "upstream_error"}})
-            return
-        finally:
-            await response.aclose()
-        # Reached only when the last event was sent: a caller gone mid-stream cancels the
-        # relay at a send, and nothing after it runs.
-        if request is not None and record.complete:
-            await self._engine.astore(request, lambda: chunk_fields(record.chunks, record.usage))
+        relayed = _relayed(response, record)
+
+        async def finish() -> None:
+            # Runs once the response is over, whether the caller stayed or not; the record is
+            # complete only if the relay went on past sending [DONE].
+            await relayed.aclose()  # closes the upstream stream now, not when collected
+            if request is not None and record.complete:
+                await self._engine.astore(
+                    request, lambda: chunk_fields(record.chunks, record.usage)
+                )
+
+        return StreamingResponse(
+            relayed, media_type="text/event-stream", background=BackgroundTask(finish)
+        )
+
+
+async def _relayed(response: httpx.Response, record: StreamRecord) -> AsyncGenerator[bytes, None]:
+    """The upstream's events as they come, each recorded once it has been sent on."""
+    try:
+        async for raw, data in events(response.aiter_lines()):
+            yield raw
+            if data is not None:
+                record.add(data)
+    except httpx.HTTPError as exc:
+        # The status is sent already: an error event makes the caller's SDK raise instead of
+        # taking a cut-off answer for a whole one.
+        logger.warning("upstream stream broke off: %s: %s", type(exc).__name__, exc)
+        message = f"expected the upstream stream to go on to [DONE], got {type(exc).__name__}"
+        yield event({"error": {"message": message, "type": "upstream_error"}})
+    finally:
+        await response.aclose()
 
 
 async def _replayed(replay: list[bytes]) -> AsyncIterator[bytes]:

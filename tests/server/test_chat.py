@@ -5,9 +5,10 @@ Every test keeps to its own tenants (fresh API keys), so they share one server a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -15,10 +16,12 @@ import openai
 import pytest
 
 from binary_semantic_cache.server.fake_upstream import FakeUpstream, Scripted
+from tests.redis.server import wait_until
 
 from .harness import RunningServer
 
 MODEL = "gpt-test"
+WRITES = 'bsc_cache_writes_total{cache="chat"}'
 QUESTION = "What is the capital of France?"
 PARAPHRASE = "What's the capital city of France?"
 TOOLS: list[Any] = [
@@ -145,12 +148,25 @@ def sse_events(server: RunningServer, api_key: str, body: dict[str, Any]) -> lis
         return [line[6:] for line in response.iter_lines() if line.startswith("data: ")]
 
 
+@contextlib.contextmanager
+def stored(server: RunningServer) -> Iterator[None]:
+    """Waits at the block's end for a write: a stream is stored once its response is over, and
+    the caller may ask again sooner."""
+    before = _metric(httpx.get(f"{server.url}/metrics").text, WRITES)
+    yield
+    wait_until(
+        lambda: _metric(httpx.get(f"{server.url}/metrics").text, WRITES) > before,
+        what="the stream to be stored",
+    )
+
+
 def test_a_streamed_hit_is_replayed_as_the_recorded_events_and_parses_with_the_sdk_helper(
     server: RunningServer, upstream: FakeUpstream, key: Callable[[], str]
 ) -> None:
     api_key = key()
     body = {"model": MODEL, "messages": [{"role": "user", "content": QUESTION}], "stream": True}
-    relayed = sse_events(server, api_key, body)
+    with stored(server):
+        relayed = sse_events(server, api_key, body)
     calls = len(upstream.chat_calls())
     replayed = sse_events(server, api_key, body)
     assert len(upstream.chat_calls()) == calls
@@ -175,10 +191,11 @@ def test_a_stream_and_a_completion_serve_each_other(
 ) -> None:
     client = server.client(key())
     messages: Any = [{"role": "user", "content": QUESTION}]
-    streamed = "".join(
-        c.choices[0].delta.content or ""
-        for c in client.chat.completions.create(model=MODEL, messages=messages, stream=True)
-    )
+    with stored(server):
+        streamed = "".join(
+            c.choices[0].delta.content or ""
+            for c in client.chat.completions.create(model=MODEL, messages=messages, stream=True)
+        )
     calls = len(upstream.chat_calls())
     merged, headers = ask(client, QUESTION)
     assert headers["x-bsc-cache"] == "hit"
@@ -205,11 +222,12 @@ def test_include_usage_is_replayed_only_when_asked_for(
     client = server.client(key())
     messages: Any = [{"role": "user", "content": QUESTION}]
     options: Any = {"include_usage": True}
-    with_usage = list(
-        client.chat.completions.create(
-            model=MODEL, messages=messages, stream=True, stream_options=options
+    with stored(server):
+        with_usage = list(
+            client.chat.completions.create(
+                model=MODEL, messages=messages, stream=True, stream_options=options
+            )
         )
-    )
     replayed = list(
         client.chat.completions.create(
             model=MODEL, messages=messages, stream=True, stream_options=options
