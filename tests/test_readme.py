@@ -31,6 +31,7 @@ def test_every_example_is_run_here() -> None:
             "from llama_index.core import Settings",
             "from binary_semantic_cache import BinaryEncoder, BinarySemanticCache",
             "from binary_semantic_cache.calibrate import calibrate",
+            "from openai import OpenAI",  # run in tests/server/test_chat.py, against a server
         ]
     )
 

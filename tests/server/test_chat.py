@@ -380,3 +380,20 @@ def _metric(exposition: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[-1])
     raise AssertionError(f"expected {name} in the scrape, got:\n{exposition[:2000]}")
+
+
+def test_the_readme_example_is_answered_from_the_cache_the_second_time(
+    server: RunningServer,
+    key: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.test_readme import _example
+
+    code = _example("from openai import OpenAI").replace("http://127.0.0.1:8100", server.url)
+    monkeypatch.setenv("OPENAI_API_KEY", key())
+    exec(code, {})
+    exec(code, {})
+    first, second = capsys.readouterr().out.splitlines()
+    assert first.startswith("miss Answer ")
+    assert second == first.replace("miss", "hit", 1)
