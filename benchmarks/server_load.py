@@ -2,9 +2,10 @@
 questions, against a fake upstream that takes 300 ms an answer; the same workload against the
 upstream alone in the same run is the baseline.
 
-The server runs as ``bsc-cache serve`` in its own process (default offline embedder, in memory);
-the upstream and the clients share this one. Prints requests per second, p50/p99 latency of hits
-and misses, the upstream calls made, and the errors (there must be none).
+The server runs as ``bsc-cache serve`` in its own process (default offline embedder, in memory),
+the fake upstream in another, the clients in this one. Prints requests per second, p50/p99
+latency of hits and misses, the upstream calls made, wrong answers and errors (there must be
+none), and the server's CPU time per request.
 
     python benchmarks/server_load.py [--clients 100] [--requests 10] [--latency 0.3]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import os
 import random
 import socket
 import subprocess
@@ -24,8 +26,6 @@ from pathlib import Path
 
 import httpx
 import openai
-
-from binary_semantic_cache.server.fake_upstream import FakeUpstream
 
 ROOT = Path(__file__).resolve().parents[1]
 # A word list reads better as one string.
@@ -147,24 +147,56 @@ def start_server(upstream: str) -> tuple[subprocess.Popen[bytes], str]:
         time.sleep(0.1)
 
 
+def cpu_time(pid: int) -> float:
+    """User and system seconds a process has run (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class UpstreamProcess:
+    """The fake upstream in its own process (its threads would slow this one's clients)."""
+
+    def __init__(self, latency: float) -> None:
+        command = [sys.executable, "-m", "binary_semantic_cache.server.fake_upstream"]
+        self.proc = subprocess.Popen(
+            [*command, "--latency", str(latency)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+
+    def stop(self) -> int:
+        """Stop it; return the chat completion calls it answered."""
+        calls, _ = self.proc.communicate("\n", timeout=30)
+        return int(calls)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--requests", type=int, default=10, help="per client")
     parser.add_argument("--latency", type=float, default=0.3, help="the upstream's, in seconds")
     args = parser.parse_args()
-    upstream = FakeUpstream(latency=args.latency)
-    server, server_url = start_server(upstream.url)
-    try:
-        results = {}
-        for target, url in (("upstream alone", upstream.url), ("through bsc-cache", server_url)):
-            before = len(upstream.chat_calls())
-            results[target] = (asyncio.run(run(url, args.clients, args.requests, 7)), before)
-            results[target] = (results[target][0], len(upstream.chat_calls()) - before)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        upstream.close()
+    results = {}
+    for target in ("upstream alone", "through bsc-cache"):
+        upstream = UpstreamProcess(args.latency)
+        server = None
+        try:
+            url = upstream.url
+            if target != "upstream alone":
+                server, url = start_server(upstream.url)
+                cpu_seconds = -cpu_time(server.pid)  # its start (imports, model) apart
+            tally = asyncio.run(run(url, args.clients, args.requests, 7))
+            if server is not None:
+                cpu_seconds += cpu_time(server.pid)
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=10)
+            calls = upstream.stop()
+        results[target] = (tally, calls)
     total = args.clients * args.requests
     print(
         f"server_load: {args.clients} clients x {args.requests} requests ({total}), "
@@ -195,6 +227,7 @@ def main() -> int:
         f"throughput through the cache: {speedup:.2f}x the upstream alone; upstream calls "
         f"{ours[1]} of {alone[1]}"
     )
+    print(f"server CPU: {cpu_seconds / total * 1000:.1f} ms a request ({cpu_seconds:.1f} s)")
     errors = [e for tally, _ in results.values() for e in tally.errors]
     for error in errors[:5]:
         print(f"error: {error}")

@@ -252,3 +252,25 @@ def _chunks(completion: dict[str, Any]) -> list[dict[str, Any]]:
             out.append(chunk({"tool_calls": [piece]}))
     out.append(chunk({}, choice["finish_reason"]))
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve in this process: print the URL, answer until a line (or EOF) comes on stdin, then
+    print the number of chat completion calls answered (a load test's upstream apart from its
+    clients, so neither slows the other)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(description="A fake OpenAI-compatible upstream.")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args(argv)
+    upstream = FakeUpstream(latency=args.latency)
+    print(upstream.url, flush=True)
+    sys.stdin.readline()
+    print(len(upstream.chat_calls()), flush=True)
+    upstream.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
