@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 BENCH_VENV := .bench-venv
 FUZZ_SECONDS ?= 20
 
-.PHONY: setup demo test test-rust test-python lint fuzz redis-server bench-setup bench notebooks clean
+.PHONY: setup demo serve-demo test test-rust test-python lint fuzz redis-server bench-setup bench notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ setup: $(BIN)/python
 # The main job: a LangChain workload through the cache with the default offline embedder.
 demo: setup
 	$(BIN)/python -m bsc_langchain.demo
+
+# The caching server (bsc-cache serve) in front of a local fake upstream, driven by the openai client.
+serve-demo: setup
+	$(BIN)/python -m binary_semantic_cache.server.demo
 
 test: setup redis-server lint test-rust fuzz test-python
 

@@ -6,6 +6,7 @@
     $ bsc-cache clear llm-cache            # forget every answer, keep the settings
     $ bsc-cache repair llm-cache           # keep what a damaged directory still holds
     $ bsc-cache calibrate pairs.jsonl --target-precision 0.95
+    $ bsc-cache serve --upstream https://api.openai.com/v1   # an OpenAI-compatible caching server
 
 ``calibrate`` reads one JSON object a line, ``{"a": str, "b": str, "label": 0 or 1}`` (gzip when
 the name ends in ``.gz``): ``a`` is the stored question, ``b`` the new one, and ``label`` 1 means
@@ -25,6 +26,7 @@ from typing import Any
 
 from binary_semantic_cache._core import BinarySemanticCache, BSCError, CorruptCacheError, repair
 from binary_semantic_cache.embeddings.base import Embedder
+from binary_semantic_cache.server.command import add_serve_parser
 from binary_semantic_cache.stats import CacheStats
 from binary_semantic_cache.stats_file import read_saved
 
@@ -88,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--rescore", action="store_true", help="as a cache with rescore=True")
     calibrate.add_argument("--code-bits", type=int, default=256, metavar="BITS")
     calibrate.set_defaults(run=_calibrate)
+
+    add_serve_parser(commands)
     return parser
 
 

@@ -106,11 +106,14 @@ class Request(NamedTuple):
     context partition and its question (``None``: the prompt may only match exactly), and runs
     only when the exact tier has no answer. ``mode`` ("skip" or "refresh") overrides the
     :mod:`~binary_semantic_cache.control` mode for this request (say, from a request header).
+    ``on_refusal``, when given, is told the reason (as in ``stats().refusals``) when a near
+    match is refused, so a front door can say so.
     """
 
     exact_key: bytes
     locate: Callable[[], tuple[str, str | None]]
     mode: CacheMode | None = None
+    on_refusal: Callable[[str], None] | None = None
 
 
 class Hit(Generic[A]):
@@ -430,6 +433,9 @@ class RequestEngine(Generic[A]):
             self.lookup_failed(exc)
             return None
         finally:
+            reason = trace.attributes.get("bsc.refusal_reason")
+            if reason is not None and request.on_refusal is not None:
+                request.on_refusal(str(reason))
             self._emit("lookup", trace)
 
     def _find(self, request: Request, trace: RequestTrace) -> Steps[Hit[A] | None]:

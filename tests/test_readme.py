@@ -32,6 +32,7 @@ def test_every_example_is_run_here() -> None:
             "from binary_semantic_cache import BinaryEncoder, BinarySemanticCache",
             "from binary_semantic_cache.calibrate import calibrate",
             "from bsc_langchain import refresh, skip",
+            "from openai import OpenAI",  # run in tests/server/test_chat.py, against a server
         ]
     )
 
