@@ -23,6 +23,7 @@ design is described in ``docs/architecture.md`` ("Shared cache (Redis)"); in sho
 from __future__ import annotations
 
 from binary_semantic_cache.redis_sync.client import redact_url
-from binary_semantic_cache.redis_sync.engine import SyncEngine, SyncOptions
+from binary_semantic_cache.redis_sync.engine import SyncEngine
+from binary_semantic_cache.redis_sync.options import SyncOptions
 
 __all__ = ["SyncEngine", "SyncOptions", "redact_url"]
