@@ -225,7 +225,7 @@ class SyncEngine:
                     del self._bound[gid]
                     del self._gid_of[bound.lid]
             self._drop_pending(lambda p: selector.matches(p.partition))
-            self._send(QueuedClear(partition, prefix))
+            self._send(QueuedClear(partition, prefix, self.epoch or ""))
             return removed
 
     def _token(self) -> int:
@@ -307,7 +307,7 @@ class SyncEngine:
         elif isinstance(op, QueuedDelete):
             self._store.delete(op.gid, op.epoch)
         else:
-            self._store.clear(op.partition, op.prefix)
+            self._store.clear(op.partition, op.prefix, op.epoch)
 
     def flush(self, deadline: float | None = None) -> None:
         """Replays the queued writes in order; raises (keeping the rest) if Redis fails again.

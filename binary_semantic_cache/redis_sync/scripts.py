@@ -38,6 +38,14 @@ local function publish(fields)
   return id
 end
 
+-- Whether a clear (mode, partition or prefix) removes an entry of partition p (false: unknown).
+local function clears(mode, arg, p)
+  if mode == '1' then return true end
+  if not p then return false end
+  if mode == '2' then return p ~= '' and string.sub(p, 1, #arg) == arg end
+  return p == arg
+end
+
 local function drop(gid)
   redis.call('DEL', P .. ':e:' .. gid)
   redis.call('ZREM', K_INDEX, gid)
@@ -106,8 +114,9 @@ return {e, replies}
 # After a store reset every process writes back the entries it held, named by their id in the
 # lost store (ARGV[4], its epoch): the first to claim an id writes the entry, the others are
 # told the id it got, so each entry is stored once. A claim of 0 means the entry was deleted
-# meanwhile (see DELETE). ARGV[3]: max_entries; then seven per row: the old id and the six of
-# PUT. Returns {epoch, {{id or 0, {evicted ids}} per row}}.
+# meanwhile (see DELETE), as is an entry of a partition cleared meanwhile (see CLEAR).
+# ARGV[3]: max_entries; then seven per row: the old id and the six of PUT. Returns
+# {epoch, {{id or 0, {evicted ids}} per row}}.
 RESEED = (
     _PRELUDE
     + _PUT_ROW
@@ -117,9 +126,20 @@ local e = epoch()
 reap(now)
 local limit = tonumber(ARGV[3])
 local claims = P .. ':claim:' .. ARGV[4]
+local cleared = redis.call('SMEMBERS', P .. ':cleared:' .. ARGV[4])
+local function was_cleared(p)
+  for _, c in ipairs(cleared) do
+    if clears(string.sub(c, 1, 1), string.sub(c, 2), p) then return true end
+  end
+  return false
+end
 local replies = {}
 for i = 5, #ARGV, 7 do
   local claimed = redis.call('HGET', claims, ARGV[i])
+  if not claimed and was_cleared(ARGV[i + 1]) then
+    redis.call('HSET', claims, ARGV[i], 0)
+    claimed = '0'
+  end
   if claimed then
     table.insert(replies, {tonumber(claimed), {}})
   else
@@ -158,21 +178,23 @@ return {e, removed}
 )
 
 # ARGV[3]: '1' to clear every partition, '0' one partition, '2' every non-default partition
-# whose name starts with ARGV[4]; ARGV[4]: the partition or prefix.
+# whose name starts with ARGV[4]; ARGV[4]: the partition or prefix; ARGV[5]: the epoch the
+# caller saw. When that store was lost since, the clear is also recorded against it, so that no
+# process re-seeds what it removed (see RESEED).
 # Returns {epoch, removed}. The event carries the highest id issued so far, so a reader that
 # replays it after a newer snapshot removes nothing written after the clear.
 CLEAR = (
     _PRELUDE
     + """
 local e = epoch()
+if ARGV[5] ~= '' and ARGV[5] ~= e then
+  redis.call('SADD', P .. ':cleared:' .. ARGV[5], ARGV[3] .. ARGV[4])
+end
 local up_to = redis.call('GET', K_SEQ) or '0'
 local removed = 0
 local function selected(gid)
   if ARGV[3] == '1' then return true end
-  local p = redis.call('HGET', P .. ':e:' .. gid, 'p')
-  if not p then return false end
-  if ARGV[3] == '2' then return p ~= '' and string.sub(p, 1, #ARGV[4]) == ARGV[4] end
-  return p == ARGV[4]
+  return clears(ARGV[3], ARGV[4], redis.call('HGET', P .. ':e:' .. gid, 'p'))
 end
 for _, gid in ipairs(redis.call('ZRANGE', K_INDEX, 0, -1)) do
   if selected(gid) then

@@ -194,11 +194,12 @@ class Store:
         _, removed = delete(keys=self.keys.script_keys(), args=self._args(gid, epoch))
         return bool(removed)
 
-    def clear(self, partition: str | None, prefix: bool) -> int:
+    def clear(self, partition: str | None, prefix: bool, epoch: str) -> int:
+        """Clears the store; ``epoch`` names the store the caller saw, should it be lost since."""
         if partition is None:
-            args = self._args(CLEAR_ALL, "")
+            args = self._args(CLEAR_ALL, "", epoch)
         else:
-            args = self._args(CLEAR_PREFIX if prefix else CLEAR_PARTITION, partition)
+            args = self._args(CLEAR_PREFIX if prefix else CLEAR_PARTITION, partition, epoch)
         _, removed = self._clients().clear(keys=self.keys.script_keys(), args=args)
         return int(removed)
 

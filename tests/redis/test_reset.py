@@ -68,3 +68,22 @@ def test_deletes_during_the_outage_hold_and_clear_still_clears_everyone(
     for w in (a, b):
         wait_until(lambda w=w: w.present(range(20)) == set(), what="the clear")
     assert spawn().present(range(20)) == set()
+
+
+def test_a_clear_during_the_outage_is_not_undone_by_the_reseed(
+    spawn: Callable[..., Worker], redis_server: RedisServer
+) -> None:
+    a, b = start_many(spawn, 2)
+    for k in range(10):
+        a.call("put", key=k, response=f"r{k}", partition="p" if k < 5 else None)
+    wait_until(lambda: b.present(range(5), partition="p") == set(range(5)))
+    wait_until(lambda: b.present(range(5, 10)) == set(range(5, 10)))
+
+    redis_server.kill()
+    a.call("clear", partition="p")
+    redis_server.start()
+    # whichever comes first, a's queued clear or b's write-back of partition p, p stays empty
+    for w in (a, b):
+        wait_until(lambda w=w: w.present(range(5, 10)) == set(range(5, 10)), what="the rest")
+        wait_until(lambda w=w: w.present(range(5), partition="p") == set(), what="the clear")
+    assert redis_server.client().zcard(INDEX) == 5
