@@ -13,6 +13,8 @@ design is described in ``docs/architecture.md`` ("Shared cache (Redis)"); in sho
   to the feed (a Redis Stream) atomically.
 - **Catch-up**: a snapshot of the store, then the feed replayed from where the snapshot began;
   when events were trimmed away (or the store was lost), a full resync.
+- **Store reset** (the store came back empty or replaced): each process writes back the entries
+  it held, each claimed in Redis by its old id so it is stored once, then resyncs.
 - **Redis unreachable**: lookups are local and never wait; writes apply locally and are queued
   (bounded; beyond the bound they stay local and are counted), replayed on reconnect. ``close()``
   tries once more to send what is still queued; what it cannot send is logged and dropped.
@@ -21,6 +23,7 @@ design is described in ``docs/architecture.md`` ("Shared cache (Redis)"); in sho
 from __future__ import annotations
 
 from binary_semantic_cache.redis_sync.client import redact_url
-from binary_semantic_cache.redis_sync.engine import SyncEngine, SyncOptions
+from binary_semantic_cache.redis_sync.engine import SyncEngine
+from binary_semantic_cache.redis_sync.options import SyncOptions
 
 __all__ = ["SyncEngine", "SyncOptions", "redact_url"]

@@ -22,6 +22,7 @@ from binary_semantic_cache.redis_sync.client import UNREACHABLE, redact_url
 from binary_semantic_cache.redis_sync.codec import Clear, Delete, Entry, Event
 from binary_semantic_cache.redis_sync.feed import Follower
 from binary_semantic_cache.redis_sync.keys import Keys
+from binary_semantic_cache.redis_sync.options import SyncOptions
 from binary_semantic_cache.redis_sync.outbox import (
     Op,
     Outbox,
@@ -32,31 +33,6 @@ from binary_semantic_cache.redis_sync.outbox import (
 from binary_semantic_cache.redis_sync.store import PutReply, PutRow, Store
 
 logger = logging.getLogger("binary_semantic_cache.redis_sync")
-
-
-@dataclass(frozen=True)
-class SyncOptions:
-    """Tuning of the Redis sync; the defaults suit most deployments.
-
-    Example:
-        >>> SyncOptions(max_queued_writes=1_000, feed_maxlen=50_000)
-    """
-
-    # Writes held while Redis is unreachable; beyond it they stay local and are counted.
-    max_queued_writes: int = 10_000
-    # Events kept in the feed (approximately); an instance further behind does a full resync.
-    feed_maxlen: int = 10_000
-    connect_timeout: float = 0.5
-    # Socket timeout of writes and snapshot reads.
-    write_timeout: float = 1.0
-    # How long one feed read waits for news; also bounds how long close() takes.
-    block_ms: int = 500
-    # How long close() may spend sending writes still queued (Redis slow but up); the rest are
-    # dropped and logged.
-    close_timeout: float = 5.0
-    # Waits between reconnect attempts double from the first to the last.
-    reconnect_min: float = 0.05
-    reconnect_max: float = 1.0
 
 
 class LocalIndex(Protocol):
@@ -91,6 +67,11 @@ class _Bound:
     partition: str
     # time.monotonic() after which the local index has expired the entry
     deadline: float | None
+    # The entry as Redis holds it, kept to write it back after a store reset: the core keeps
+    # only the code, not the embedding.
+    vector: bytes
+    kind: bytes
+    payload: bytes
 
 
 @dataclass(frozen=True)
@@ -101,6 +82,17 @@ class _Pending:
 
 def _deadline(ttl_seconds: float | None) -> float | None:
     return None if ttl_seconds is None else time.monotonic() + ttl_seconds
+
+
+def _bound_entry(lid: int, entry: Entry, remaining: float | None) -> _Bound:
+    return _Bound(
+        lid,
+        entry.partition,
+        _deadline(remaining),
+        entry.vector.tobytes(),
+        entry.kind,
+        entry.payload,
+    )
 
 
 class SyncEngine:
@@ -233,7 +225,7 @@ class SyncEngine:
                     del self._bound[gid]
                     del self._gid_of[bound.lid]
             self._drop_pending(lambda p: selector.matches(p.partition))
-            self._send(QueuedClear(partition, prefix))
+            self._send(QueuedClear(partition, prefix, self.epoch or ""))
             return removed
 
     def _token(self) -> int:
@@ -264,7 +256,10 @@ class SyncEngine:
         for gid in reply.evicted:
             self._forget(gid)
         lid = self._local_put(row)
-        self._bind(reply.gid, lid, row.partition, _deadline(row.ttl_seconds))
+        bound = _Bound(
+            lid, row.partition, _deadline(row.ttl_seconds), row.vector, row.kind, row.payload
+        )
+        self._bind(reply.gid, bound)
         return lid
 
     def _insert_queued(self, row: Row, token: int, put: PutRow) -> int:
@@ -298,11 +293,21 @@ class SyncEngine:
                 for gid in reply.evicted:
                     self._forget(gid)
                 ttl = ttl_ms / 1000 if ttl_ms else None
-                self._bind(reply.gid, pending.lid, pending.partition, _deadline(ttl))
+                self._bind(
+                    reply.gid,
+                    _Bound(
+                        pending.lid,
+                        pending.partition,
+                        _deadline(ttl),
+                        row.vector,
+                        row.kind,
+                        row.payload,
+                    ),
+                )
         elif isinstance(op, QueuedDelete):
             self._store.delete(op.gid, op.epoch)
         else:
-            self._store.clear(op.partition, op.prefix)
+            self._store.clear(op.partition, op.prefix, op.epoch)
 
     def flush(self, deadline: float | None = None) -> None:
         """Replays the queued writes in order; raises (keeping the rest) if Redis fails again.
@@ -368,32 +373,39 @@ class SyncEngine:
         if instance == self._instance:
             pending = self._pending.pop(int(token), None)
             if pending is not None:
-                self._bind(entry.gid, pending.lid, pending.partition, _deadline(remaining))
+                self._bind(entry.gid, _bound_entry(pending.lid, entry, remaining))
             # Otherwise it was bound when written and forgotten since (evicted by a later put of
             # the same batch, say): adding it back would make the local index evict a live one.
             return
         if remaining is not None and remaining <= 0:
             return
         lid = self._local.put(entry.vector, entry.response(), entry.partition, remaining)
-        self._bind(entry.gid, lid, entry.partition, _deadline(remaining))
+        self._bind(entry.gid, _bound_entry(lid, entry, remaining))
 
     def resync(self) -> None:
-        """Full catch-up: snapshot the store, then let the feed replay from where it began."""
+        """Full catch-up: snapshot the store, then let the feed replay from where it began.
+
+        A store with another epoch than the one synced before was reset (a Redis restart
+        without persistence, a flush, a failover to an empty replica): that is no order to
+        delete anything, so this index's entries are first written back into it.
+        """
         point = self._store.begin_sync()
+        if self.epoch is not None and point.epoch != self.epoch:
+            self._reseed()
+            point = self._store.begin_sync()
         entries = list(self._store.snapshot())
         with self._lock:
             self._offset_ms = point.redis_ms - time.time() * 1000
-            if point.epoch != self.epoch:
-                for gid in list(self._bound):
-                    self._forget(gid)
-                if self.epoch is not None:
-                    logger.warning("shared cache: the store at %s was reset", self.url)
+            if self.epoch is None:
                 self.epoch = point.epoch
-            else:
-                live = {entry.gid for entry in entries}
-                # Ids above point.seq were issued after the snapshot began; the feed has them.
-                for gid in [g for g in self._bound if g <= point.seq and g not in live]:
-                    self._forget(gid)
+            elif point.epoch != self.epoch:
+                # Reset again while re-seeding: the next resync re-seeds that store.
+                self.need_resync = True
+                return
+            live = {entry.gid for entry in entries}
+            # Ids above point.seq were issued after the snapshot began; the feed has them.
+            for gid in [g for g in self._bound if g <= point.seq and g not in live]:
+                self._forget(gid)
             for lid in self._unsynced:
                 self._local.delete(lid)
             self._unsynced.clear()
@@ -406,6 +418,52 @@ class SyncEngine:
                 self._counts["resyncs"] += 1
             self.last_id = point.last_id
             self.need_resync = False
+
+    def _reseed(self) -> None:
+        """Writes this index's entries back into a reset store and binds them to their new ids.
+
+        Every process holding an entry offers it under its id in the lost store; Redis keeps
+        the first offer (a claim) and tells the others the id it got, so each is stored once.
+        """
+        with self._lock:
+            lost = self.epoch
+            if lost is None:
+                return
+            now = time.monotonic()
+            offers: list[tuple[int, PutRow]] = []
+            for gid, bound in self._bound.items():
+                ttl_ms = 0 if bound.deadline is None else round((bound.deadline - now) * 1000)
+                if bound.deadline is None or ttl_ms > 0:
+                    row = PutRow(
+                        bound.partition,
+                        bound.vector,
+                        bound.kind,
+                        bound.payload,
+                        ttl_ms,
+                        f"{self._instance}:0",
+                    )
+                    offers.append((gid, row))
+            logger.warning(
+                "shared cache: the store at %s was reset; writing back the %d entries held here",
+                self.url,
+                len(offers),
+            )
+            replies = self._store.reseed(lost, offers, self._max_entries)
+            old, self._bound, self._gid_of = self._bound, {}, {}
+            for (old_gid, _), reply in zip(offers, replies, strict=True):
+                # Evictions first, as for a put: they may name entries rebound just before.
+                for gid in reply.evicted:
+                    self._forget(gid)
+                bound = old.pop(old_gid)
+                if reply.gid == 0:
+                    # deleted by another process since the reset
+                    self._local.delete(bound.lid)
+                else:
+                    self._bind(reply.gid, bound)
+            # Entries whose TTL ran out before they could be offered.
+            for bound in old.values():
+                self._local.delete(bound.lid)
+            self.epoch = replies[0].epoch if replies else self._store.begin_sync().epoch
 
     def prune(self) -> None:
         """Forgets ids of entries the local index has expired by itself."""
@@ -430,9 +488,9 @@ class SyncEngine:
             return None
         return (expires_ms - (time.time() * 1000 + self._offset_ms)) / 1000
 
-    def _bind(self, gid: int, lid: int, partition: str, deadline: float | None) -> None:
-        self._bound[gid] = _Bound(lid, partition, deadline)
-        self._gid_of[lid] = gid
+    def _bind(self, gid: int, bound: _Bound) -> None:
+        self._bound[gid] = bound
+        self._gid_of[bound.lid] = gid
 
     def _forget(self, gid: int) -> None:
         bound = self._bound.pop(gid, None)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 from binary_semantic_cache.redis_sync.client import UNREACHABLE
 from binary_semantic_cache.redis_sync.codec import Event, parse_event
-
-if TYPE_CHECKING:
-    from binary_semantic_cache.redis_sync.engine import SyncEngine, SyncOptions
-    from binary_semantic_cache.redis_sync.store import Store
+from binary_semantic_cache.redis_sync.options import SyncOptions
+from binary_semantic_cache.redis_sync.store import Store
 
 logger = logging.getLogger("binary_semantic_cache.redis_sync")
 
@@ -27,10 +26,26 @@ _READ_COUNT = 256
 _PRUNE_EVERY = 5.0
 
 
+class Followed(Protocol):
+    """What the follower drives: the sync engine (which owns the follower, not the reverse)."""
+
+    connected: bool
+    need_resync: bool
+    last_id: str | None
+
+    def alive(self) -> bool: ...
+    def lost(self, err: Exception) -> None: ...
+    def count_error(self) -> None: ...
+    def flush(self) -> None: ...
+    def resync(self) -> None: ...
+    def prune(self) -> None: ...
+    def apply(self, events: Sequence[tuple[str, Event]]) -> None: ...
+
+
 class Follower:
     """Runs the engine's side of the feed in one daemon thread."""
 
-    def __init__(self, engine: SyncEngine, store: Store, options: SyncOptions) -> None:
+    def __init__(self, engine: Followed, store: Store, options: SyncOptions) -> None:
         self._engine = engine
         self._store = store
         self._options = options

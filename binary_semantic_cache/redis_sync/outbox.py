@@ -34,6 +34,8 @@ class QueuedDelete:
 class QueuedClear:
     partition: str | None
     prefix: bool
+    # the store the clear was meant for ("" before the first sync)
+    epoch: str
 
 
 Op = QueuedPut | QueuedDelete | QueuedClear

@@ -38,6 +38,14 @@ local function publish(fields)
   return id
 end
 
+-- Whether a clear (mode, partition or prefix) removes an entry of partition p (false: unknown).
+local function clears(mode, arg, p)
+  if mode == '1' then return true end
+  if not p then return false end
+  if mode == '2' then return p ~= '' and string.sub(p, 1, #arg) == arg end
+  return p == arg
+end
+
 local function drop(gid)
   redis.call('DEL', P .. ':e:' .. gid)
   redis.call('ZREM', K_INDEX, gid)
@@ -52,22 +60,10 @@ local function reap(now)
 end
 """
 
-# ARGV[3]: max_entries; then six per row: partition, vector, kind, payload, ttl_ms (0 = none),
-# origin. Rows are put in order, each with its own events; evictions are published before the
-# put that caused them. One script for many rows because a Cluster pipeline cannot carry
-# EVALSHA (redis-py blocks it). Returns {epoch, {{id, {evicted ids}} per row}}.
-PUT = (
-    _PRELUDE
-    + """
-local now = now_ms()
-local e = epoch()
-reap(now)
-local limit = tonumber(ARGV[3])
-local replies = {}
-for i = 4, #ARGV, 6 do
-  local part, vec, kind, payload, origin = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
-    ARGV[i + 5]
-  local ttl = tonumber(ARGV[i + 4])
+# One entry written with its events; evictions are published before the put that caused them.
+# Returns its id and the ids it evicted.
+_PUT_ROW = """
+local function put_row(now, limit, part, vec, kind, payload, ttl, origin)
   local gid = redis.call('INCR', K_SEQ)
   local x = '0'
   if ttl > 0 then x = string.format('%.0f', now + ttl) end
@@ -89,42 +85,116 @@ for i = 4, #ARGV, 6 do
   end
   publish({'op', 'put', 'g', gid, 'p', part, 'v', vec, 'k', kind, 'r', payload, 'x', x,
     'o', origin})
+  return gid, evicted
+end
+"""
+
+# ARGV[3]: max_entries; then six per row: partition, vector, kind, payload, ttl_ms (0 = none),
+# origin. Rows are put in order, each with its own events. One script for many rows because a
+# Cluster pipeline cannot carry EVALSHA (redis-py blocks it). Returns
+# {epoch, {{id, {evicted ids}} per row}}.
+PUT = (
+    _PRELUDE
+    + _PUT_ROW
+    + """
+local now = now_ms()
+local e = epoch()
+reap(now)
+local limit = tonumber(ARGV[3])
+local replies = {}
+for i = 4, #ARGV, 6 do
+  local gid, evicted = put_row(now, limit, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
+    tonumber(ARGV[i + 4]), ARGV[i + 5])
   table.insert(replies, {gid, evicted})
 end
 return {e, replies}
 """
 )
 
-# ARGV[3]: id, ARGV[4]: the epoch the id belongs to (ids of a lost store name nothing now).
+# After a store reset every process writes back the entries it held, named by their id in the
+# lost store (ARGV[4], its epoch): the first to claim an id writes the entry, the others are
+# told the id it got, so each entry is stored once. A claim of 0 means the entry was deleted
+# meanwhile (see DELETE), as is an entry of a partition cleared meanwhile (see CLEAR).
+# ARGV[3]: max_entries; then seven per row: the old id and the six of PUT. Returns
+# {epoch, {{id or 0, {evicted ids}} per row}}.
+RESEED = (
+    _PRELUDE
+    + _PUT_ROW
+    + """
+local now = now_ms()
+local e = epoch()
+reap(now)
+local limit = tonumber(ARGV[3])
+local claims = P .. ':claim:' .. ARGV[4]
+local cleared = redis.call('SMEMBERS', P .. ':cleared:' .. ARGV[4])
+local function was_cleared(p)
+  for _, c in ipairs(cleared) do
+    if clears(string.sub(c, 1, 1), string.sub(c, 2), p) then return true end
+  end
+  return false
+end
+local replies = {}
+for i = 5, #ARGV, 7 do
+  local claimed = redis.call('HGET', claims, ARGV[i])
+  if not claimed and was_cleared(ARGV[i + 1]) then
+    redis.call('HSET', claims, ARGV[i], 0)
+    claimed = '0'
+  end
+  if claimed then
+    table.insert(replies, {tonumber(claimed), {}})
+  else
+    local gid, evicted = put_row(now, limit, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3],
+      ARGV[i + 4], tonumber(ARGV[i + 5]), ARGV[i + 6])
+    redis.call('HSET', claims, ARGV[i], gid)
+    table.insert(replies, {gid, evicted})
+  end
+end
+return {e, replies}
+"""
+)
+
+# ARGV[3]: id, ARGV[4]: the epoch the id belongs to. The id of a lost store names the entry
+# re-seeded from it (RESEED's claim), or claims it as deleted so that no process re-seeds it.
 # Returns {epoch, 1 if removed else 0}.
 DELETE = (
     _PRELUDE
     + """
 local e = epoch()
-if e ~= ARGV[4] then return {e, 0} end
-local removed = redis.call('ZREM', K_INDEX, ARGV[3])
-drop(ARGV[3])
-if removed == 1 then publish({'op', 'del', 'g', ARGV[3]}) end
+local gid = ARGV[3]
+if e ~= ARGV[4] then
+  local claims = P .. ':claim:' .. ARGV[4]
+  local claimed = redis.call('HGET', claims, gid)
+  if not claimed then
+    redis.call('HSET', claims, gid, 0)
+    return {e, 0}
+  end
+  gid = claimed
+end
+local removed = redis.call('ZREM', K_INDEX, gid)
+drop(gid)
+if removed == 1 then publish({'op', 'del', 'g', gid}) end
 return {e, removed}
 """
 )
 
 # ARGV[3]: '1' to clear every partition, '0' one partition, '2' every non-default partition
-# whose name starts with ARGV[4]; ARGV[4]: the partition or prefix.
+# whose name starts with ARGV[4]; ARGV[4]: the partition or prefix; ARGV[5]: the epoch the
+# caller saw. When that store was lost since, the clear is also recorded against it, so that no
+# process re-seeds what it removed (see RESEED).
 # Returns {epoch, removed}. The event carries the highest id issued so far, so a reader that
 # replays it after a newer snapshot removes nothing written after the clear.
 CLEAR = (
     _PRELUDE
     + """
 local e = epoch()
+if ARGV[5] ~= '' and ARGV[5] ~= e then
+  redis.call('SADD', P .. ':cleared:' .. ARGV[5], ARGV[3] .. ARGV[4])
+end
 local up_to = redis.call('GET', K_SEQ) or '0'
 local removed = 0
 local function selected(gid)
   if ARGV[3] == '1' then return true end
-  local p = redis.call('HGET', P .. ':e:' .. gid, 'p')
-  if not p then return false end
-  if ARGV[3] == '2' then return p ~= '' and string.sub(p, 1, #ARGV[4]) == ARGV[4] end
-  return p == ARGV[4]
+  return clears(ARGV[3], ARGV[4], redis.call('HGET', P .. ':e:' .. gid, 'p'))
 end
 for _, gid in ipairs(redis.call('ZRANGE', K_INDEX, 0, -1)) do
   if selected(gid) then

@@ -75,6 +75,10 @@ def _put_replies(raw: Any) -> list[PutReply]:
     return [PutReply(_text(epoch), int(gid), [int(g) for g in evicted]) for gid, evicted in rows]
 
 
+def _put_fields(row: PutRow) -> list[str | bytes | int]:
+    return [row.partition, row.vector, row.kind, row.payload, row.ttl_ms, row.origin]
+
+
 def _feed_item(entry_id: Any, fields: dict[bytes, bytes]) -> FeedItem:
     return FeedItem(_text(entry_id), fields[b"prev"].decode(), fields)
 
@@ -84,6 +88,7 @@ class _Clients:
     writer: Client
     reader: Client
     put: Script
+    reseed: Script
     delete: Script
     clear: Script
     begin: Script
@@ -140,6 +145,7 @@ class Store:
             writer,
             reader,
             writer.register_script(scripts.PUT),
+            writer.register_script(scripts.RESEED),
             writer.register_script(scripts.DELETE),
             writer.register_script(scripts.CLEAR),
             reader.register_script(scripts.BEGIN_SYNC),
@@ -161,9 +167,26 @@ class Store:
         for start in range(0, len(rows), _PUT_CHUNK):
             fields: list[str | bytes | int] = []
             for row in rows[start : start + _PUT_CHUNK]:
-                fields += [row.partition, row.vector, row.kind, row.payload, row.ttl_ms, row.origin]
+                fields += _put_fields(row)
             raw = put(keys=self.keys.script_keys(), args=self._args(max_entries, *fields))
             replies += _put_replies(raw)
+        return replies
+
+    def reseed(
+        self, lost_epoch: str, rows: Sequence[tuple[int, PutRow]], max_entries: int
+    ) -> list[PutReply]:
+        """Writes back entries of the lost store (each with its id there) that no one claimed.
+
+        A reply's id is the entry's id now, whoever wrote it; 0 when it was deleted meanwhile.
+        """
+        reseed = self._clients().reseed
+        replies: list[PutReply] = []
+        for start in range(0, len(rows), _PUT_CHUNK):
+            fields: list[str | bytes | int] = []
+            for old_gid, row in rows[start : start + _PUT_CHUNK]:
+                fields += [old_gid, *_put_fields(row)]
+            args = self._args(max_entries, lost_epoch, *fields)
+            replies += _put_replies(reseed(keys=self.keys.script_keys(), args=args))
         return replies
 
     def delete(self, gid: int, epoch: str) -> bool:
@@ -171,11 +194,12 @@ class Store:
         _, removed = delete(keys=self.keys.script_keys(), args=self._args(gid, epoch))
         return bool(removed)
 
-    def clear(self, partition: str | None, prefix: bool) -> int:
+    def clear(self, partition: str | None, prefix: bool, epoch: str) -> int:
+        """Clears the store; ``epoch`` names the store the caller saw, should it be lost since."""
         if partition is None:
-            args = self._args(CLEAR_ALL, "")
+            args = self._args(CLEAR_ALL, "", epoch)
         else:
-            args = self._args(CLEAR_PREFIX if prefix else CLEAR_PARTITION, partition)
+            args = self._args(CLEAR_PREFIX if prefix else CLEAR_PARTITION, partition, epoch)
         _, removed = self._clients().clear(keys=self.keys.script_keys(), args=args)
         return int(removed)
 

@@ -44,6 +44,9 @@ def run(cache: BinarySemanticCache, cmd: dict[str, Any]) -> Any:
         return cache.put(
             vec(cmd["key"]), cmd["response"], cmd.get("partition"), cmd.get("ttl_seconds")
         )
+    if op == "put_keys":
+        # one call for many puts, each through put() as a caller would make it
+        return [cache.put(vec(k), f"r{k}") for k in cmd["keys"]]
     if op == "get":
         hit = cache.get(vec(cmd["key"]), cmd.get("partition"))
         return None if hit is None else hit.response

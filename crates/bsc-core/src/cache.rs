@@ -669,6 +669,8 @@ impl Cache {
         now: u64,
     ) -> Vec<Candidate> {
         let n = part.len();
+        // No more can match than the partition holds, so k never sizes an allocation.
+        let k = k.min(n);
         let threads = rayon::current_num_threads();
         if n < PARALLEL_SCAN_MIN || threads < 2 {
             let mut top = TopK::new(k, limit, store, part, now);
@@ -818,6 +820,26 @@ mod tests {
         payloads.sort();
         assert_eq!(payloads, [&b"one"[..], b"three", b"two", b"zero"]);
         std::fs::remove_dir_all(&path)?;
+        Ok(())
+    }
+
+    #[test]
+    fn search_with_a_huge_k_returns_what_matches() -> TestResult {
+        let config = CacheConfig {
+            max_entries: 100,
+            similarity_threshold: 0.0,
+            ttl_seconds: None,
+            rescore: true,
+        };
+        let cache = Cache::new(Encoder::new(16, 128, 9)?, config)?;
+        for payload in [b"a", b"b", b"c"] {
+            cache.put(&vector(0), "p", 0, payload, None)?;
+        }
+        // k sized a buffer before it was capped: usize::MAX aborted the process
+        assert_eq!(cache.search(&vector(0), "p", usize::MAX, None)?.len(), 3);
+        assert!(cache
+            .search(&vector(0), "empty", usize::MAX, None)?
+            .is_empty());
         Ok(())
     }
 }

@@ -130,11 +130,17 @@ impl Encoder {
     }
 }
 
+/// The widest embedding an encoder takes: the projection holds `dim * bits` numbers, so an
+/// unchecked width would allocate in proportion to it (the largest common models use 4,096).
+pub const MAX_DIM: usize = 1 << 16;
+/// The longest code: 4,096 bits, 16 times the default.
+pub const MAX_BITS: usize = 1 << 12;
+
 fn validate_shape(dim: usize, bits: usize) -> Result<()> {
-    if dim == 0 {
+    if dim == 0 || dim > MAX_DIM {
         return Err(Error::InvalidDimension(dim));
     }
-    if bits == 0 || !bits.is_multiple_of(64) {
+    if bits == 0 || !bits.is_multiple_of(64) || bits > MAX_BITS {
         return Err(Error::InvalidCodeBits(bits));
     }
     Ok(())
@@ -280,6 +286,14 @@ mod tests {
         assert!(matches!(
             Encoder::new(8, 100, 1),
             Err(Error::InvalidCodeBits(100))
+        ));
+        assert!(matches!(
+            Encoder::new(MAX_DIM + 1, 64, 1),
+            Err(Error::InvalidDimension(d)) if d == MAX_DIM + 1
+        ));
+        assert!(matches!(
+            Encoder::new(8, MAX_BITS + 64, 1),
+            Err(Error::InvalidCodeBits(b)) if b == MAX_BITS + 64
         ));
         let enc = Encoder::new(3, 64, 1).ok();
         let enc = enc.as_ref();

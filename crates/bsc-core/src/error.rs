@@ -13,10 +13,13 @@ pub enum Error {
     )]
     NonFinite { index: usize, value: f32 },
 
-    #[error("embedding_dim must be at least 1, got {0}")]
+    #[error("embedding_dim must be from 1 to {max}, got {0}", max = crate::encoder::MAX_DIM)]
     InvalidDimension(usize),
 
-    #[error("code_bits must be a positive multiple of 64, got {0}")]
+    #[error(
+        "code_bits must be a positive multiple of 64 up to {max}, got {0}",
+        max = crate::encoder::MAX_BITS
+    )]
     InvalidCodeBits(usize),
 
     #[error("code has {got} words, expected {expected}")]

@@ -3,7 +3,7 @@
 use numpy::{
     PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 /// One embedding: a 1-D array of numbers.
@@ -52,14 +52,22 @@ pub fn rows_of<'a>(array: &'a PyReadonlyArray2<'_, f32>, dim: usize) -> PyResult
 
 fn as_float32<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let numpy = obj.py().import("numpy")?;
-    numpy
-        .call_method1("ascontiguousarray", (obj, "float32"))
-        .map_err(|err| {
-            PyValueError::new_err(format!(
-                "expected an array of numbers, got {}: {err}",
-                type_name(obj)
-            ))
-        })
+    let array = numpy.call_method1("asarray", (obj,)).map_err(|err| {
+        PyValueError::new_err(format!(
+            "expected an array of numbers, got {}: {err}",
+            type_name(obj)
+        ))
+    })?;
+    // numpy would cast these too: complex by dropping the imaginary part (with only a
+    // warning), strings by parsing them, objects by calling float() on each.
+    let kind: String = array.getattr("dtype")?.getattr("kind")?.extract()?;
+    if !matches!(kind.as_str(), "b" | "i" | "u" | "f") {
+        let dtype = array.getattr("dtype")?.str()?;
+        return Err(PyTypeError::new_err(format!(
+            "expected an array of real numbers (float, int or bool), got an array of {dtype}"
+        )));
+    }
+    numpy.call_method1("ascontiguousarray", (array, "float32"))
 }
 
 fn expect_ndim(obj: &Bound<'_, PyAny>, ndim: usize, what: &str) -> PyResult<()> {

@@ -13,6 +13,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
+use crate::args::{EntryId, FlushInterval, MaxEntries, MinSimilarity, Threshold, TtlSeconds, K};
 use crate::arrays;
 use crate::encoder::PyBinaryEncoder;
 use crate::errors::to_py;
@@ -122,51 +123,78 @@ fn persist_options(
     })
 }
 
+/// A cache directory is created 0700; one that already exists keeps its mode, so a mode that
+/// lets others in is worth a warning (cached answers may hold anything a prompt held).
+fn warn_if_others_can_read(py: Python<'_>, path: &std::path::Path) -> PyResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if meta.is_dir() && mode & 0o077 != 0 {
+                let message = format!(
+                    "the cache directory {} has mode {mode:04o}: other users can read or enter \
+                     it; expected 0700 (chmod 700 it)",
+                    path.display()
+                );
+                let category = py.get_type::<pyo3::exceptions::PyUserWarning>();
+                PyErr::warn(py, &category, &std::ffi::CString::new(message)?, 1)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (py, path);
+    Ok(())
+}
+
 #[pymethods]
 impl PyBinarySemanticCache {
     #[new]
     #[pyo3(signature = (
         encoder = None,
         max_entries = None,
-        similarity_threshold = DEFAULT_SIMILARITY_THRESHOLD,
+        similarity_threshold = Threshold(DEFAULT_SIMILARITY_THRESHOLD),
         ttl_seconds = None,
         rescore = false,
         path = None,
         durability = "interval",
-        flush_interval_seconds = 1.0,
+        flush_interval_seconds = FlushInterval(1.0),
         read_only = false,
-    ))]
+    ),
+    // The defaults are checked types, which Python would show as "...".
+    text_signature = "(encoder=None, max_entries=None, similarity_threshold=..., \
+        ttl_seconds=None, rescore=False, path=None, durability='interval', \
+        flush_interval_seconds=1.0, read_only=False)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         encoder: Option<Bound<'_, PyBinaryEncoder>>,
-        max_entries: Option<i64>,
-        similarity_threshold: f64,
-        ttl_seconds: Option<f64>,
+        max_entries: Option<MaxEntries>,
+        similarity_threshold: Threshold,
+        ttl_seconds: Option<TtlSeconds>,
         rescore: bool,
         path: Option<PathBuf>,
         durability: &str,
-        flush_interval_seconds: f64,
+        flush_interval_seconds: FlushInterval,
         read_only: bool,
     ) -> PyResult<Self> {
-        let inherit_max_entries = max_entries.is_none();
-        let max_entries = max_entries.unwrap_or(DEFAULT_MAX_ENTRIES as i64);
-        let max_entries = usize::try_from(max_entries).map_err(|_| {
-            PyValueError::new_err(format!("max_entries must be at least 1, got {max_entries}"))
-        })?;
         let config = CacheConfig {
-            max_entries,
-            similarity_threshold,
-            ttl_seconds,
+            max_entries: max_entries.as_ref().map_or(DEFAULT_MAX_ENTRIES, |m| m.0),
+            similarity_threshold: similarity_threshold.0,
+            ttl_seconds: ttl_seconds.map(|t| t.0),
             rescore,
+        };
+        // Checked with or without a path, so a typo is found before the path is added.
+        let options = PersistOptions {
+            inherit_max_entries: max_entries.is_none(),
+            ..persist_options(durability, flush_interval_seconds.0, read_only)?
         };
         let core_encoder = encoder.as_ref().map(|e| (*e.get().inner).clone());
         let cache = match path {
             Some(path) => {
-                let options = PersistOptions {
-                    inherit_max_entries,
-                    ..persist_options(durability, flush_interval_seconds, read_only)?
-                };
+                if !read_only {
+                    warn_if_others_can_read(py, &path)?;
+                }
                 py.detach(|| Cache::open(&path, core_encoder, config, options))
             }
             None => {
@@ -318,20 +346,24 @@ impl PyBinarySemanticCache {
 
     /// Up to ``k`` entries with similarity at least ``min_similarity`` (default: the cache's
     /// threshold), best first. Not counted as hits.
-    #[pyo3(signature = (embedding, k = 5, partition = None, min_similarity = None))]
+    #[pyo3(
+        signature = (embedding, k = K(5), partition = None, min_similarity = None),
+        text_signature = "($self, embedding, k=5, partition=None, min_similarity=None)"
+    )]
     fn search(
         &self,
         py: Python<'_>,
         embedding: &Bound<'_, PyAny>,
-        k: usize,
+        k: K,
         partition: Option<&str>,
-        min_similarity: Option<f64>,
+        min_similarity: Option<MinSimilarity>,
     ) -> PyResult<Vec<PyCacheHit>> {
         let vector = arrays::vector(embedding)?;
         let partition = partition.unwrap_or(DEFAULT_PARTITION);
         let cache = &self.cache()?;
+        let min_similarity = min_similarity.map(|m| m.0);
         let hits = py
-            .detach(|| cache.search(&vector, partition, k, min_similarity))
+            .detach(|| cache.search(&vector, partition, k.0, min_similarity))
             .map_err(to_py)?;
         hits.into_iter().map(|h| to_hit(py, h)).collect()
     }
@@ -344,8 +376,9 @@ impl PyBinarySemanticCache {
         embedding: &Bound<'_, PyAny>,
         response: &Bound<'_, PyAny>,
         partition: Option<&str>,
-        ttl_seconds: Option<f64>,
+        ttl_seconds: Option<TtlSeconds>,
     ) -> PyResult<u64> {
+        let ttl_seconds = ttl_seconds.map(|t| t.0);
         let vector = arrays::vector(embedding)?;
         let (kind, bytes) = response::encode(response)?;
         let partition = partition.unwrap_or(DEFAULT_PARTITION);
@@ -362,8 +395,9 @@ impl PyBinarySemanticCache {
         embeddings: &Bound<'_, PyAny>,
         responses: &Bound<'_, PyAny>,
         partition: Option<&str>,
-        ttl_seconds: Option<f64>,
+        ttl_seconds: Option<TtlSeconds>,
     ) -> PyResult<Vec<u64>> {
+        let ttl_seconds = ttl_seconds.map(|t| t.0);
         let array = arrays::matrix(embeddings)?;
         let dim = self.cache()?.encoder().dim();
         let data = arrays::rows_of(&array, dim)?;
@@ -407,9 +441,9 @@ impl PyBinarySemanticCache {
     }
 
     /// Removes one entry; ``False`` when the id names no live entry.
-    fn delete(&self, py: Python<'_>, id: u64) -> PyResult<bool> {
+    fn delete(&self, py: Python<'_>, id: EntryId) -> PyResult<bool> {
         let cache = &self.cache()?;
-        py.detach(|| cache.delete(id)).map_err(to_py)
+        py.detach(|| cache.delete(id.0)).map_err(to_py)
     }
 
     /// Removes every entry, or only those of ``partition``; returns how many were removed.

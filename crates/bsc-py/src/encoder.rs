@@ -6,6 +6,7 @@ use bsc_core::{Encoder, DEFAULT_SEED};
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 
+use crate::args::{CodeBits, EmbeddingDim, Seed};
 use crate::arrays;
 use crate::errors::to_py;
 
@@ -23,9 +24,13 @@ pub struct PyBinaryEncoder {
 #[pymethods]
 impl PyBinaryEncoder {
     #[new]
-    #[pyo3(signature = (embedding_dim, code_bits = 256, seed = DEFAULT_SEED))]
-    fn new(embedding_dim: usize, code_bits: usize, seed: u64) -> PyResult<Self> {
-        let inner = Encoder::new(embedding_dim, code_bits, seed).map_err(to_py)?;
+    // The defaults are checked types, which Python would show as "...".
+    #[pyo3(
+        signature = (embedding_dim, code_bits = CodeBits(256), seed = Seed(DEFAULT_SEED)),
+        text_signature = "(embedding_dim, code_bits=256, seed=...)"
+    )]
+    fn new(embedding_dim: EmbeddingDim, code_bits: CodeBits, seed: Seed) -> PyResult<Self> {
+        let inner = Encoder::new(embedding_dim.0, code_bits.0, seed.0).map_err(to_py)?;
         Ok(Self {
             inner: Arc::new(inner),
         })

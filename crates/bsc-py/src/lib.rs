@@ -1,10 +1,11 @@
 //! Python bindings for bsc-core, built by maturin as `binary_semantic_cache._core`.
 //!
 //! Core errors become Python exceptions in one place ([`errors`]); inputs are copied out of numpy
-//! ([`arrays`]) before the GIL is released around every scan.
+//! ([`arrays`]), and numbers checked into range ([`args`]), before the GIL is released around every scan.
 
 use pyo3::prelude::*;
 
+mod args;
 mod arrays;
 mod cache;
 mod encoder;
