@@ -16,6 +16,7 @@ import re
 from functools import lru_cache
 
 from binary_semantic_cache.guards._text import word_list
+from binary_semantic_cache.guards._values import NUMBER_WORDS
 
 __all__ = ["asked"]
 
@@ -70,6 +71,10 @@ _COPULAS = frozenset(["is", "are", "was", "were", "s"])
 _DETERMINERS = frozenset(["the", "a", "an"])
 # Words that make no difference to what is asked about ("capital" vs "capital city").
 _FILLER = frozenset(["city", "actual", "exact", "current", "exactly", "really", "actually"])
+_OF = frozenset(["of", "in", "for"])
+# Words of opinion or number before a noun: no measure named ("the best ways", "some good tips").
+_TASTE_WORDS = "best good some most main major top favorite your my and or many few other"
+_TASTE = frozenset(_TASTE_WORDS.split()) | NUMBER_WORDS.keys()
 _CLAUSE = re.compile(r"[.?!,;:]")
 _OWNER = re.compile(r"\b\w+'s\b")
 
@@ -104,8 +109,10 @@ def _singular(word: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _head(text: str) -> frozenset[str]:
-    """The words of the thing a "what is the ..." question asks about, else nothing."""
+def _head(text: str) -> tuple[str, ...]:
+    """The measure a "what is the <head> of <subject>" question asks for ("gdp", "per",
+    "capita"), else nothing: only that form names one quantity; in "what are some good tips"
+    the words before the noun are taste, and QQP pairs reworded so are mostly duplicates."""
     lowered = text.lower().replace("\u2019", "'")
     # "Japan's GDP" asks about the GDP; the owner is the entities check's business.
     words = word_list(_OWNER.sub(" ", lowered))
@@ -114,23 +121,25 @@ def _head(text: str) -> frozenset[str]:
             rest = list(words[i + 2 :])
             while rest and rest[0] in _DETERMINERS:
                 rest.pop(0)
-            head = set()
-            for w in rest:
-                if w in _HEAD_END:
-                    break
-                if not w.isdigit():  # "the 10 best films": the numbers check's business
-                    head.add(_singular(w))
+            end = next((j for j, w in enumerate(rest) if w in _HEAD_END), len(rest))
+            head = [_singular(w) for w in rest[:end] if w not in _FILLER]
+            if end == len(rest) or rest[end] not in _OF or not 0 < len(head) <= 3:
+                return ()
+            if any(w in _TASTE or w.endswith("est") or w.isdigit() for w in head):
+                return ()
             # "per capita" may come after "of Japan".
-            head |= {w for j, w in enumerate(words[1:]) if words[j] == "per"}
-            return frozenset(head - _FILLER)
-    return frozenset()
+            return tuple(head) + tuple(
+                w for j, w in enumerate(words[1:]) if words[j] == "per" and w not in head
+            )
+    return ()
 
 
 def asked(query: str, stored: str) -> tuple[set[str], set[str]]:
     """The asks each question has that the other lacks: kinds first, else head words.
 
     Kinds count only when both questions have one and they share none ("when" vs "who"); head
-    words count when both questions name a head and one adds words the other lacks, so
+    words count when both questions name a head and one adds words the other lacks, or both
+    qualify one head differently, so
     "population" vs "population density" differs while "What is the population of India?" vs
     "How many people live in India?" does not.
     """
@@ -142,10 +151,12 @@ def asked(query: str, stored: str) -> tuple[set[str], set[str]]:
         # A head word written anywhere in the other question is no change ("the US interest
         # rate" vs "the interest rate in the US").
         words_q, words_s = _words(query), _words(stored)
-        only_q, only_s = head_q - words_s, head_s - words_q
-        # A qualifier added to the same head changes the ask; a head in other words ("films"
-        # vs "movies", "meaning" vs "purpose") is as often a paraphrase: the verifier weighs it.
-        if bool(only_q) != bool(only_s):
+        only_q, only_s = set(head_q) - words_s, set(head_s) - words_q
+        # A qualifier added to the same head, or replaced ("average salary" vs "starting
+        # salary"), changes the ask; a head in other words ("films" vs "movies", "meaning" vs
+        # "purpose") is as often a paraphrase: the verifier weighs it.
+        same_noun = head_q[-1] == head_s[-1]
+        if bool(only_q) != bool(only_s) or (only_q and only_s and same_noun):
             return {f"about {w}" for w in only_q}, {f"about {w}" for w in only_s}
     return set(), set()
 
