@@ -44,7 +44,7 @@ __all__ = [
 
 #: The similarity threshold to use with the default verifier on (default embedder, 256 bits):
 #: looser than the plain default, since the verifier removes what the looser threshold lets in.
-VERIFIER_SIMILARITY_THRESHOLD = 0.84
+VERIFIER_SIMILARITY_THRESHOLD = 0.865
 #: The default verifier's cut-off: a candidate is served when its score reaches it.
 DEFAULT_VERIFIER_CUTOFF = 0.6
 
