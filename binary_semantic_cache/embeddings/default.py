@@ -143,20 +143,23 @@ class DefaultEmbedder(BaseEmbedder):
         return [tuple(e.tokens[1:-1]) for e in encodings]
 
     def token_vectors(self, texts: Sequence[str]) -> list[TokenVectors]:
-        """Each text's word pieces and their unit vectors before pooling (no [CLS]/[SEP]).
+        """Each text's word pieces, their unit vectors before pooling (no [CLS]/[SEP]), and the
+        pooled vector :meth:`embed` gives, all from one model run.
 
-        The same model run as :meth:`embed`; a late-interaction verifier aligns these to see
-        which words of one question found no partner in the other.
+        A late-interaction verifier aligns the pieces to see which words of one question found
+        no partner in the other; a caller that needs both the vector and the pieces of a text
+        pays for one run, not two.
         """
-        out: list[TokenVectors] = [TokenVectors((), np.empty((0, _DIM), np.float32))] * len(texts)
+        found: dict[int, TokenVectors] = {}
         for chunk, encodings, hidden, mask in self._hidden_states(validate_texts(texts)):
+            pooled = _mean_pool(hidden, mask)
             for row, i in enumerate(chunk):
                 n = int(mask[row].sum())
                 vectors = hidden[row, 1 : n - 1]
                 norms = np.linalg.norm(vectors, axis=1, keepdims=True)
                 unit = (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
-                out[i] = TokenVectors(tuple(encodings[row].tokens[1 : n - 1]), unit)
-        return out
+                found[i] = TokenVectors(tuple(encodings[row].tokens[1 : n - 1]), unit, pooled[row])
+        return [found[i] for i in range(len(found))]
 
     def _hidden_states(
         self, items: list[str]
@@ -179,10 +182,11 @@ class DefaultEmbedder(BaseEmbedder):
 
 @dataclass(frozen=True)
 class TokenVectors:
-    """A text's word pieces and one unit vector per piece, in order."""
+    """A text's word pieces, one unit vector per piece in order, and the text's vector."""
 
     tokens: tuple[str, ...]
     vectors: np.ndarray
+    vector: np.ndarray
 
 
 def _run(model: _Model, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
