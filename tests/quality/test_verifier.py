@@ -213,3 +213,14 @@ def test_calibrate_verifier_refits_on_the_users_pairs(verifier: DefaultVerifier)
     assert same > 0.8 > 0.2 > different
     with pytest.raises(ValueError, match="both kinds"):
         calibrate_verifier(labelled[:3], verifier)
+
+
+def test_decisions_are_bounded_and_scored_from_worker_threads() -> None:
+    verifier = DefaultVerifier(max_pairs=4, max_questions=6)
+
+    async def all_at_once() -> list[float]:
+        return await asyncio.gather(*(verifier.ascore(s, q) for s, q in SAME_ASK[:10]))
+
+    scores = asyncio.run(all_at_once())
+    assert scores == [verifier.score(s, q) for s, q in SAME_ASK[:10]]
+    assert len(verifier._scores) == 4 and len(verifier._tokens) == 6
