@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,8 +30,9 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _qqp import QQP_PATH, RESULTS_DIR, embed_pairs, load_pairs
+from _qqp import QQP_PATH, RESULTS_DIR, Pairs, embed_pairs, load_pairs
 from _report import machine
+from _verify import HELD_OUT, half, probabilities, scored_pairs
 
 from binary_semantic_cache import (
     DEFAULT_SEED,
@@ -41,6 +43,12 @@ from binary_semantic_cache import (
 from binary_semantic_cache.calibrate import pair_similarities
 from binary_semantic_cache.embeddings import DefaultEmbedder
 from binary_semantic_cache.guards import ALL_CHECKS, DEFAULT_CHECKS, PrecisionGuards
+from binary_semantic_cache.verifier import (
+    DEFAULT_VERIFIER_CUTOFF,
+    VERIFIER_SIMILARITY_THRESHOLD,
+    DefaultVerifier,
+)
+from binary_semantic_cache.verifier.model import VerifierModel
 
 Bools = npt.NDArray[np.bool_]
 Floats = npt.NDArray[np.float64]
@@ -52,6 +60,17 @@ CANDIDATES = (32, 128)
 # codes, guards on) answers at most this share of non-duplicate pairs (pairs protocol, whose
 # labels say exactly which answer is right).
 MAX_FALSE_HITS = 0.05
+VERIFIED = "binary 256 + guards + verifier"
+DELTAS = (0.02, 0.05)
+
+
+def bounded(delta: float) -> str:
+    return f"binary 256 + guards + bound {delta:g}"
+
+
+def base(method: str) -> str:
+    """The search a method's hits come from: "binary 256 + guards + verifier" -> "binary 256"."""
+    return method.split(" + guards")[0]
 
 
 @dataclass(frozen=True)
@@ -165,6 +184,145 @@ def filled_cache(va: np.ndarray, bits: int, rescore: bool, threshold: float) -> 
     return cache
 
 
+@dataclass(frozen=True)
+class Searches:
+    """What the searches found: the pairs protocol's 256-bit similarities, and the cache
+    protocol's best hit per lookup (256 bits and float cosine), with the right-answer test."""
+
+    pair_sims: Floats
+    best: Floats
+    arg: npt.NDArray[np.int64]
+    float_best: Floats
+    float_arg: npt.NDArray[np.int64]
+    same_text: Callable[[npt.NDArray[np.int64]], Bools]
+
+
+def verifier_acceptance(
+    emit: Callable[[str], None],
+    pairs: Pairs,
+    found: Searches,
+    allow_pairs: Bools,
+    cache_allowed: dict[str, Bools],
+    pair_p: Floats,
+) -> None:
+    """Issue 17's acceptance lines (a) and (b), judged on the half the verifier never saw."""
+    label = pairs.label
+    held = half(len(pairs), HELD_OUT)
+    vt = VERIFIER_SIMILARITY_THRESHOLD
+    right = label & found.same_text(found.arg)
+    float_right = label & found.same_text(found.float_arg)
+    emit("\n## acceptance (issue 17: verifier and error-bounded mode)")
+    emit(
+        "(the verifier is fitted on the even pairs (benchmarks/fit_verifier.py); the held-out "
+        "half is the odd pairs, which it never saw; every question stays in the cache)"
+    )
+    for scope_name, scope in (("held-out half", held), ("all pairs", np.ones_like(held))):
+        dups, non = int((scope & label).sum()), int((scope & ~label).sum())
+        served = scope & (found.best >= vt) & cache_allowed[VERIFIED]
+        hit = int((served & right).sum()) / dups
+        false = int((served & ~label).sum()) / non
+        # Float cosine without guards, cache protocol, at the same duplicate hit rate.
+        ranked = np.sort(found.float_best[scope & float_right])[::-1]
+        tf = float(ranked[min(len(ranked), max(1, round(hit * dups))) - 1]) if len(ranked) else 1.0
+        f_served = scope & (found.float_best >= tf)
+        f_hit = int((f_served & float_right).sum()) / dups
+        f_false = int((f_served & ~label).sum()) / non
+        ratio = false / f_false if f_false else float("inf")
+        ok = ratio <= 0.7 and hit >= 0.35
+        emit(
+            f"- {scope_name}, cache protocol, defaults (threshold {vt:.3f}, guards, verifier "
+            f"cut-off {DEFAULT_VERIFIER_CUTOFF}): false hits {pct2(false)} of non-duplicates at "
+            f"hit rate {pct2(hit)}; float cosine without guards at the same hit rate "
+            f"({pct2(f_hit)}, threshold {tf:.4f}): {pct2(f_false)}; ratio {ratio:.3f}x "
+            f"(target <= 0.7x, hit rate >= 35%): {'PASS' if ok else 'FAIL'}"
+        )
+    static = held & (found.pair_sims >= DEFAULT_SIMILARITY_THRESHOLD) & allow_pairs
+    s_wrong = int((static & ~label).sum()) / max(1, int(static.sum()))
+    s_hit = int((static & label).sum()) / int((held & label).sum())
+    for delta in DELTAS:
+        served = held & (found.pair_sims >= vt) & allow_pairs & (1 - pair_p <= delta)
+        wrong = int((served & ~label).sum()) / max(1, int(served.sum()))
+        hit = int((served & label).sum()) / int((held & label).sum())
+        c_served = held & (found.best >= vt) & cache_allowed[bounded(delta)]
+        # No hit served proves nothing: QQP's labels rarely let a pair be 1 - delta sure.
+        verdict = (
+            "n/a (nothing served)" if not served.any() else "PASS" if wrong <= delta else "FAIL"
+        )
+        c_wrong = int((c_served & ~right).sum()) / max(1, int(c_served.sum()))
+        emit(
+            f"- max_wrong_rate {delta:g}, held-out half, pairs protocol: wrong hits "
+            f"{pct2(wrong)} of {int(served.sum()):,} served at duplicate hit rate {pct2(hit)}; "
+            f"the static threshold {DEFAULT_SIMILARITY_THRESHOLD} with guards: wrong "
+            f"{pct2(s_wrong)} at hit rate {pct2(s_hit)} (target wrong <= {delta:g}): "
+            f"{verdict}; cache protocol: {pct2(c_wrong)} of "
+            f"{int(c_served.sum()):,} hits not from their own pair"
+        )
+
+
+def hit_cost(
+    emit: Callable[[str], None],
+    pairs: Pairs,
+    cache: BinarySemanticCache,
+    embedder: DefaultEmbedder,
+    guards: PrecisionGuards,
+    best: Floats,
+    arg: npt.NDArray[np.int64],
+    cache_allowed: dict[str, Bools],
+    sample: int = 200,
+) -> None:
+    """Issue 17's line (c): milliseconds the verifier adds to a semantic hit (p50)."""
+    vt = VERIFIER_SIMILARITY_THRESHOLD
+    hits = np.flatnonzero(half(len(pairs), HELD_OUT) & (best >= vt) & cache_allowed[VERIFIED])
+    chosen = hits[:: max(1, len(hits) // sample)][:sample]
+    lookups = [(pairs.a[int(arg[i])], pairs.b[i]) for i in chosen]
+    if not lookups:
+        emit("- verifier cost: no semantic hits in this sample")
+        return
+    stored = {s for s, _ in lookups}
+    verifier, cold = DefaultVerifier(), DefaultVerifier()
+    for s, tokens in zip(stored, embedder.token_vectors(sorted(stored)), strict=True):
+        verifier.remember(s, tokens)  # as the cache would when it stored the question
+    without, with_it, score_only, cold_ms = [], [], [], []
+    for s, q in lookups:
+        t0 = time.perf_counter()
+        found = cache.search(embedder.embed([q])[0], k=1, min_similarity=vt)
+        if found:
+            guards.check(q, pairs.a[found[0].response])
+        t1 = time.perf_counter()
+        tokens = embedder.token_vectors([q])[0]
+        verifier.remember(q, tokens)
+        found = cache.search(tokens.vector, k=1, min_similarity=vt)
+        if found:
+            guards.check(q, pairs.a[found[0].response])
+        t2 = time.perf_counter()
+        verifier.score(s, q)
+        t3 = time.perf_counter()
+        cold.score(s, q)
+        t4 = time.perf_counter()
+        without.append(t1 - t0)
+        with_it.append(t3 - t1)
+        score_only.append(t3 - t2)
+        cold_ms.append(t4 - t3)
+    p50 = {
+        name: float(np.median(v)) * 1e3
+        for name, v in [
+            ("without", without),
+            ("with", with_it),
+            ("score", score_only),
+            ("cold", cold_ms),
+        ]
+    }
+    added = p50["with"] - p50["without"]
+    emit(
+        f"- verifier cost, {len(lookups)} semantic hits (held-out): a hit without it "
+        f"{p50['without']:.2f} ms p50 (embed + search + guards), with it {p50['with']:.2f} ms "
+        f"(token_vectors in place of embed, search, guards, score; stored questions' pieces "
+        f"kept at put): {added:+.2f} ms added, of which score {p50['score']:.2f} ms; scoring "
+        f"two questions never seen {p50['cold']:.2f} ms; a miss below the threshold: 0 "
+        f"(target <= 3 ms): {'PASS' if added <= 3 else 'FAIL'}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=QQP_PATH)
@@ -235,9 +393,23 @@ def main() -> None:
     cache_allowed = {name: every for name in top}
     cache_allowed["binary 256 + guards"] = guard_top(b256_arg)
     cache_allowed["float cosine + guards"] = guard_top(float_arg)
+
+    # ---- the verifier and the error-bounded mode (issue 17) ----
+    model = VerifierModel.load()
+    started_verifier = time.perf_counter()
+    prob = probabilities(model, scored_pairs(pairs.a, pairs.b, sims["binary 256"], b256, b256_arg))
+    verifier_s = time.perf_counter() - started_verifier
+    pair_p = np.array([prob.get((a, b), 0.0) for a, b in zip(pairs.a, pairs.b, strict=True)])
+    top_p = np.array(
+        [0.0 if j < 0 else prob.get((pairs.a[j], pairs.b[i]), 0.0) for i, j in enumerate(b256_arg)]
+    )
+    verified = {VERIFIED: DEFAULT_VERIFIER_CUTOFF, **{bounded(d): 1 - d for d in DELTAS}}
+    for name, cut in verified.items():
+        curves[name] = sweep(sims["binary 256"], label, label, allow_pairs & (pair_p >= cut))
+        cache_allowed[name] = cache_allowed["binary 256 + guards"] & (top_p >= cut)
     cache_curves: dict[str, list[Point]] = {}
     for name, allowed in cache_allowed.items():
-        best, arg = top[name.removesuffix(" + guards")]
+        best, arg = top[base(name)]
         cache_curves[name] = sweep(best, right_answers(arg), label, allowed)
 
     # ---- the recommended default ----
@@ -253,9 +425,12 @@ def main() -> None:
     emit(table(POINT_HEADER, [point_row(k, best_f1(c)) for k, c in curves.items()]))
     emit(f"\n## pairs: at the default threshold {default:.3f}")
     emit(table(POINT_HEADER, [point_row(k, at(c, default)) for k, c in curves.items()]))
+    vt = VERIFIER_SIMILARITY_THRESHOLD
+    emit(f"\n## pairs: at the threshold to use with the verifier, {vt:.3f}")
+    emit(table(POINT_HEADER, [point_row(k, at(c, vt)) for k, c in curves.items()]))
 
     emit("\n## pairs: precision / hit rate / false-hit rate by threshold")
-    shown = ["float cosine", "binary 256", "binary 256 + rescore", "binary 256 + guards"]
+    shown = ["float cosine", "binary 256", "binary 256 + guards", VERIFIED, bounded(DELTAS[0])]
     emit(
         table(
             ["threshold", *shown],
@@ -288,8 +463,8 @@ def main() -> None:
     ]
     rows = []
     for name, c in cache_curves.items():
-        best, arg = top[name.removesuffix(" + guards")]
-        for t in sorted({0.85, 0.90, default}):
+        best, arg = top[base(name)]
+        for t in sorted({0.85, 0.90, default, VERIFIER_SIMILARITY_THRESHOLD}):
             p = at(c, t)
             served = (best >= t) & cache_allowed[name]
             other = float((served & (arg >= 0) & ~same_text(arg)).mean())
@@ -410,6 +585,16 @@ def main() -> None:
             f"({pct2(f.hit_rate)}, threshold {f.threshold:.4f}): {pct2(f.false_hit_rate)}; "
             f"ratio {ratio:.3f}x{verdict}"
         )
+    verifier_acceptance(
+        emit,
+        pairs,
+        Searches(sims["binary 256"], b256, b256_arg, float_best, float_arg, same_text),
+        allow_pairs,
+        cache_allowed,
+        pair_p,
+    )
+    emit(f"(verifier features for all pairs above the floor: {verifier_s:.0f} s, disk-cached)")
+    hit_cost(emit, pairs, caches["binary 256"], embedder, guards, b256, b256_arg, cache_allowed)
     emit(
         f"\nrecommended default similarity_threshold: {recommended:.3f} (the loosest threshold "
         f"from which 256-bit codes with guards answer at most {pct(MAX_FALSE_HITS)} of "

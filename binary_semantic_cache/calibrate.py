@@ -3,13 +3,15 @@
 Give :func:`calibrate` pairs of questions labelled "one answer serves both" (``True``) or not, and
 the precision you need; it scores every pair as the cache would (same embedder, code size,
 re-scoring and precision guards) and returns the loosest threshold that keeps that precision,
-with the precision and hit rate to expect.
+with the precision and hit rate to expect. :func:`calibrate_verifier` refits the default
+verifier's probabilities on the same kind of pairs, for the error-bounded mode.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +20,11 @@ from binary_semantic_cache._core import DEFAULT_SEED, BinaryEncoder, BinarySeman
 from binary_semantic_cache.embeddings.base import Embedder
 from binary_semantic_cache.guards import PrecisionGuards
 
-__all__ = ["Calibration", "calibrate", "pair_similarities"]
+if TYPE_CHECKING:
+    from binary_semantic_cache.verifier import DefaultVerifier
+    from binary_semantic_cache.verifier.model import VerifierModel
+
+__all__ = ["Calibration", "calibrate", "calibrate_verifier", "pair_similarities"]
 
 
 @dataclass(frozen=True)
@@ -96,33 +102,37 @@ def calibrate(
 ) -> Calibration:
     """The loosest threshold whose hits keep ``target_precision`` on labelled pairs.
 
-    For each pair the first question is the stored one and the second the lookup. A pair is
-    served when its similarity reaches the threshold and ``guards`` (if given) allow it. The
-    threshold returned is the lowest at which precision stays at or above the target for every
-    stricter threshold too, so a lucky dip in the data does not pick it; it lies halfway between
-    two observed similarities. Raises ``ValueError`` if no threshold reaches the target.
+        For each pair the first question is the stored one and the second the lookup. A pair is
+        served when its similarity reaches the threshold and ``guards`` (if given) allow it. The
+        threshold returned is the lowest at which precision stays at or above the target for every
+        stricter threshold too, so a lucky dip in the data does not pick it; it lies halfway between
+        two observed similarities. Raises ``ValueError`` if no threshold reaches the target.
 
-    Args:
-        pairs: ``(stored question, new question, one answer serves both)``.
-        target_precision: The share of served hits that must be right, in (0, 1].
-        embedder: The embedder the cache will use (default: :class:`DefaultEmbedder`).
-        code_bits: The code size the cache will use.
-        rescore: Whether the cache will re-score candidates with stored vectors.
-        guards: The precision guards the cache will apply, if any.
+        Args:
+            pairs: ``(stored question, new question, one answer serves both)``.
+            target_precision: The share of served hits that must be right, in (0, 1].
+            embedder: The embedder the cache will use (default: :class:`DefaultEmbedder`).
+            code_bits: The code size the cache will use.
+            rescore: Whether the cache will re-score candidates with stored vectors.
+            guards: The precision guards the cache will apply, if any.
 
-    Example:
-        .. code-block:: python
+        Example:
+            .. code-block:: python
 
-            from binary_semantic_cache.calibrate import calibrate
-            from binary_semantic_cache.guards import PrecisionGuards
+                from binary_semantic_cache.calibrate import calibrate
+                from binary_semantic_cache.guards import PrecisionGuards
 
-            pairs = [
-                ("How do I reset my password?", "I forgot my password, what now?", True),
-                ("How do I reset my password?", "How do I change my username?", False),
-                # ... a few hundred pairs from your own traffic
-            ]
-            result = calibrate(pairs, target_precision=0.95, guards=PrecisionGuards())
-            print(result.threshold, result.precision, result.hit_rate)
+    if TYPE_CHECKING:
+        from binary_semantic_cache.verifier import DefaultVerifier
+        from binary_semantic_cache.verifier.model import VerifierModel
+
+                pairs = [
+                    ("How do I reset my password?", "I forgot my password, what now?", True),
+                    ("How do I reset my password?", "How do I change my username?", False),
+                    # ... a few hundred pairs from your own traffic
+                ]
+                result = calibrate(pairs, target_precision=0.95, guards=PrecisionGuards())
+                print(result.threshold, result.precision, result.hit_rate)
     """
     if not 0.0 < target_precision <= 1.0:
         raise ValueError(f"target_precision must be in (0, 1], got {target_precision}")
@@ -182,3 +192,35 @@ def calibrate(
         pairs=len(rows),
         duplicates=duplicates,
     )
+
+
+def calibrate_verifier(
+    pairs: Iterable[tuple[str, str, bool | int]], verifier: DefaultVerifier | None = None
+) -> VerifierModel:
+    """The default verifier's model refitted on your labelled pairs, so that its score is the
+    probability that one answer serves both *on your traffic* (what ``max_wrong_rate`` bounds).
+
+    Give pairs above the similarity threshold you use, of both kinds, a few hundred at least; the
+    IDF table is kept. Use the result as ``DefaultVerifier(model)``, or save ``.to_json()`` and
+    load it with ``DefaultVerifier.from_file``. Raises ``ValueError`` without pairs of both kinds.
+
+    Example:
+        .. code-block:: python
+
+            from binary_semantic_cache.calibrate import calibrate_verifier
+            from binary_semantic_cache.verifier import DefaultVerifier
+
+            pairs = [
+                ("When was Acme founded?", "In what year was Acme founded?", True),
+                ("When was Acme founded?", "Who founded Acme?", False),
+                # ... a few hundred pairs from your own traffic
+            ]
+            verifier = DefaultVerifier(calibrate_verifier(pairs))
+    """
+    from binary_semantic_cache.verifier import DefaultVerifier
+
+    rows = list(pairs)
+    chosen = verifier if verifier is not None else DefaultVerifier()
+    x = np.array([chosen.features(r[0], r[1]) for r in rows]).reshape(len(rows), -1)
+    label = np.array([bool(r[2]) for r in rows], dtype=bool)
+    return chosen.model.with_fit(x, label, fitted_on="calibrate_verifier", pairs=len(rows))

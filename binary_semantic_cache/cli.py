@@ -11,7 +11,8 @@
 ``calibrate`` reads one JSON object a line, ``{"a": str, "b": str, "label": 0 or 1}`` (gzip when
 the name ends in ``.gz``): ``a`` is the stored question, ``b`` the new one, and ``label`` 1 means
 one answer serves both. It scores them as the cache adapters would (guards on unless
-``--no-guards``) with the embedder named by ``--embedder``.
+``--no-guards``) with the embedder named by ``--embedder``; ``--verifier-out JSON`` also refits
+the default verifier's probabilities on them.
 """
 
 from __future__ import annotations
@@ -89,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--no-guards", action="store_true", help="score without the guards")
     calibrate.add_argument("--rescore", action="store_true", help="as a cache with rescore=True")
     calibrate.add_argument("--code-bits", type=int, default=256, metavar="BITS")
+    calibrate.add_argument(
+        "--verifier-out",
+        type=Path,
+        metavar="JSON",
+        help="also refit the default verifier's probabilities on the pairs and write its model "
+        "here (load it with DefaultVerifier.from_file)",
+    )
     calibrate.set_defaults(run=_calibrate)
 
     add_serve_parser(commands)
@@ -215,6 +223,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     false_pairs = result.pairs - result.duplicates
     print(f"false hits            {result.false_hit_rate:.2%} of {false_pairs:,} other pairs")
     print(f"guard refusals        {result.guard_refusals:,}")
+    if args.verifier_out is not None:
+        from binary_semantic_cache.calibrate import calibrate_verifier
+
+        model = calibrate_verifier(_read_pairs(args.pairs))
+        args.verifier_out.write_text(model.to_json() + "\n", encoding="utf-8")
+        print(f"verifier model        {args.verifier_out}")
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,9 +15,9 @@ from binary_semantic_cache.embeddings.base import BaseEmbedder, Vectors, validat
 from binary_semantic_cache.embeddings.errors import MissingDependencyError
 
 if TYPE_CHECKING:
-    from tokenizers import Tokenizer
+    from tokenizers import Encoding, Tokenizer
 
-__all__ = ["DEFAULT_MODEL_ID", "DefaultEmbedder"]
+__all__ = ["DEFAULT_MODEL_ID", "DefaultEmbedder", "TokenVectors"]
 
 DEFAULT_MODEL_ID = "default:all-MiniLM-L6-v2-onnx-int8"
 _DIM = 384
@@ -132,11 +132,42 @@ class DefaultEmbedder(BaseEmbedder):
         _load(self._threads)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        items = validate_texts(texts)
+        out = np.empty((len(texts), _DIM), dtype=np.float32)
+        for chunk, _, hidden, mask in self._hidden_states(validate_texts(texts)):
+            out[chunk] = _mean_pool(hidden, mask)
+        return out
+
+    def tokens(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
+        """Each text's word pieces as the model sees them (no [CLS]/[SEP]); no model run."""
+        encodings = _load(self._threads).tokenizer.encode_batch(validate_texts(texts))
+        return [tuple(e.tokens[1:-1]) for e in encodings]
+
+    def token_vectors(self, texts: Sequence[str]) -> list[TokenVectors]:
+        """Each text's word pieces, their unit vectors before pooling (no [CLS]/[SEP]), and the
+        pooled vector :meth:`embed` gives, all from one model run.
+
+        A late-interaction verifier aligns the pieces to see which words of one question found
+        no partner in the other; a caller that needs both the vector and the pieces of a text
+        pays for one run, not two.
+        """
+        found: dict[int, TokenVectors] = {}
+        for chunk, encodings, hidden, mask in self._hidden_states(validate_texts(texts)):
+            pooled = _mean_pool(hidden, mask)
+            for row, i in enumerate(chunk):
+                n = int(mask[row].sum())
+                vectors = hidden[row, 1 : n - 1]
+                norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+                unit = (vectors / np.clip(norms, 1e-12, None)).astype(np.float32)
+                found[i] = TokenVectors(tuple(encodings[row].tokens[1 : n - 1]), unit, pooled[row])
+        return [found[i] for i in range(len(found))]
+
+    def _hidden_states(
+        self, items: list[str]
+    ) -> Iterator[tuple[list[int], list[Encoding], np.ndarray, np.ndarray]]:
+        """Per batch of similar lengths: the texts' indices, encodings, hidden states, mask."""
         model = _load(self._threads)
         encodings = model.tokenizer.encode_batch(items)
         order = sorted(range(len(items)), key=lambda i: len(encodings[i].ids))
-        out = np.empty((len(items), _DIM), dtype=np.float32)
         for start in range(0, len(order), self._batch_size):
             chunk = order[start : start + self._batch_size]
             width = max(len(encodings[i].ids) for i in chunk)
@@ -146,15 +177,26 @@ class DefaultEmbedder(BaseEmbedder):
                 n = len(encodings[i].ids)
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = 1
-            out[chunk] = _run(model, ids, mask)
-        return out
+            yield chunk, [encodings[i] for i in chunk], _run(model, ids, mask), mask
 
 
-def _run(model: _Model, ids: np.ndarray, mask: np.ndarray) -> Vectors:
+@dataclass(frozen=True)
+class TokenVectors:
+    """A text's word pieces, one unit vector per piece in order, and the text's vector."""
+
+    tokens: tuple[str, ...]
+    vectors: np.ndarray
+    vector: np.ndarray
+
+
+def _run(model: _Model, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
     feeds = {"input_ids": ids, "attention_mask": mask}
     if model.needs_token_type_ids:
         feeds["token_type_ids"] = np.zeros_like(ids)
-    hidden = np.asarray(model.session.run(None, feeds)[0], dtype=np.float32)
+    return np.asarray(model.session.run(None, feeds)[0], dtype=np.float32)
+
+
+def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> Vectors:
     weights = mask[..., None].astype(np.float32)
     pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
     norms = np.linalg.norm(pooled, axis=1, keepdims=True)

@@ -31,6 +31,9 @@ rest, and code beside other code.
   English", "is A better than B" vs "is B better than A", "can a man ask a woman" vs "can a woman
   ask a man"), or two words trading places with all else the same, in any language ("why do
   Poles dislike Russians" vs "why do Russians dislike Poles");
+- ``ask``: what is asked (who, when, where, why, how, how many/much, in any position, "in which
+  year", "what time") or what it is asked about ("GDP" vs "GDP per capita"; the asks each side
+  lacks are already a difference, so this counts additions);
 - ``shared_text``: two texts that repeat most of each other word for word (a prompt template, a
   retrieved context) and differ in the rest. Their vectors are mostly the shared text, so their
   similarity says little about the part that differs (the question): such a pair is served only
@@ -42,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from functools import lru_cache
 
+from binary_semantic_cache.guards._ask import asked
 from binary_semantic_cache.guards._names import missing_names
 from binary_semantic_cache.guards._structure import (
     outside_shared_text,
@@ -63,6 +67,7 @@ ALL_CHECKS: tuple[str, ...] = (
     "entities",
     "contrasts",
     "direction",
+    "ask",
     "shared_text",
 )
 #: The checks on by default: all of them. On QQP at the default threshold each word check's
@@ -85,6 +90,7 @@ _PAIR_CHECKS: dict[str, Callable[[str, str], tuple[set[str], set[str]]]] = {
     "entities": missing_names,
     "contrasts": replaced_alternatives,
     "direction": swapped_roles,
+    "ask": asked,
     "shared_text": outside_shared_text,
 }
 _LABELS = {
@@ -97,11 +103,12 @@ _LABELS = {
     "entities": "named entities differ",
     "contrasts": "alternatives differ",
     "direction": "directions differ",
+    "ask": "asks differ",
     "shared_text": "the rest of a long shared text differs",
 }
 _CONTAINED = frozenset({"quotes", "code"})
 # Checks for which a difference on one side only is enough to refuse.
-_ADDITION_COUNTS = frozenset({"negation", "shared_text"})
+_ADDITION_COUNTS = frozenset({"negation", "ask", "shared_text"})
 # ... and those for which it is enough when both texts have values of the kind: two snippets of
 # code are different code ("print(i)" and "print(i * 2)"), while a name added in prose is detail.
 _ADDITION_COUNTS_IN_KIND = frozenset({"code"})

@@ -6,17 +6,17 @@ import re
 
 from binary_semantic_cache.guards._text import plain, words
 
-__all__ = ["code", "dates", "negated", "numbers", "quotes", "units"]
+__all__ = ["NUMBER_WORDS", "code", "dates", "negated", "numbers", "quotes", "units"]
 
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:[,\d]*\d)?(?:\.\d+)?)([kK]\b)?")
 _SMALL_NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve"
-_NUMBER_WORDS = {
+NUMBER_WORDS = {
     word: str(value)
     for value, word in enumerate(_SMALL_NUMBERS.split())
     if value >= 2  # "one" is a pronoun as often as a number
 } | {"hundred": "100", "thousand": "1000", "million": "1000000", "billion": "1000000000"}
 _ORDINALS = "first second third fourth fifth sixth seventh eighth ninth tenth"
-_NUMBER_WORDS |= {word: str(value) for value, word in enumerate(_ORDINALS.split(), start=1)}
+NUMBER_WORDS |= {word: str(value) for value, word in enumerate(_ORDINALS.split(), start=1)}
 _YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?:s|'s)?(?!\d)")
 _MONTHS = "january february march april may june july august september october november december"
 _DAYS = "monday tuesday wednesday thursday friday saturday sunday"
@@ -94,7 +94,7 @@ _NEGATION_WORDS = frozenset(_NEGATIONS.split())
 
 
 def numbers(text: str) -> frozenset[str]:
-    found = {_NUMBER_WORDS[w] for w in words(text) & _NUMBER_WORDS.keys()}
+    found = {NUMBER_WORDS[w] for w in words(text) & NUMBER_WORDS.keys()}
     if not _DIGITS.isdisjoint(text):
         for digits, thousands in _NUMBER.findall(text):
             value = digits.replace(",", "").lstrip("0") or "0"

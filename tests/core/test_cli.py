@@ -141,6 +141,22 @@ def test_calibrate_without_guards_scores_as_a_cache_without_them(
     assert f"similarity_threshold  {expected.threshold:.4f}\n" in capsys.readouterr().out
 
 
+def test_calibrate_writes_a_verifier_model_that_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from binary_semantic_cache.verifier import DefaultVerifier
+
+    pairs = _write_pairs(tmp_path / "pairs.jsonl", PAIRS)
+    out = tmp_path / "verifier.json"
+    argv = ["calibrate", str(pairs), "--target-precision", "0.9", "--verifier-out", str(out)]
+    assert main(argv) == 0
+    assert f"verifier model        {out}\n" in capsys.readouterr().out
+    verifier = DefaultVerifier.from_file(out)
+    assert verifier.model.provenance["fitted_on"] == "calibrate_verifier"
+    assert verifier.model.provenance["pairs"] == len(PAIRS)
+    assert 0.0 <= verifier.score(PAIRS[0][0], PAIRS[0][1]) <= 1.0
+
+
 @pytest.mark.parametrize(
     "bad_line",
     [

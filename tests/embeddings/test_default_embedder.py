@@ -76,6 +76,27 @@ def test_async_matches_sync(embedder: DefaultEmbedder) -> None:
     np.testing.assert_allclose(asyncio.run(embedder.aembed(texts)), embedder.embed(texts))
 
 
+def test_token_vectors_come_from_the_same_run_as_the_vectors(embedder: DefaultEmbedder) -> None:
+    texts = ["Who founded Google?", "In which year was the Eiffel Tower built?"]
+    found = embedder.token_vectors(texts)
+    assert found[0].tokens == ("who", "founded", "google", "?")
+    assert embedder.tokens(texts) == [t.tokens for t in found]
+    for t in found:
+        assert t.vectors.shape == (len(t.tokens), 384)
+        np.testing.assert_allclose(np.linalg.norm(t.vectors, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(
+        np.stack([t.vector for t in found]), embedder.embed(texts), atol=1e-5
+    )
+    # The pooled vector points where the word pieces point (it also pools [CLS] and [SEP]).
+    mean = found[1].vectors.mean(axis=0)
+    assert float(mean @ found[1].vector) / float(np.linalg.norm(mean)) > 0.9
+    # The same piece in two questions has a similar, not equal, vector: it sees its context.
+    founded = (
+        found[0].vectors[1] @ embedder.token_vectors(["Google was founded when?"])[0].vectors[2]
+    )
+    assert 0.5 < founded < 0.999
+
+
 def test_long_text_is_truncated_not_refused(embedder: DefaultEmbedder) -> None:
     long_text = "word " * 5000
     vector = embedder.embed_one(long_text)

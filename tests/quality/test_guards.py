@@ -131,6 +131,13 @@ REFUSED = [
         "How do you convert benzene into toluene?",
         "How do you convert toluene into benzene?",
     ),
+    ("ask", "When was the lighthouse built?", "Who built the lighthouse?"),
+    ("ask", "In which year did the bakery open?", "Why did the bakery open?"),
+    ("ask", "What time is the ferry to Naxos?", "Where is the ferry to Naxos?"),
+    ("ask", "How many staff does the library have?", "How long has the library been open?"),
+    ("ask", "The treaty was signed where?", "When was the treaty signed?"),
+    ("ask", "What is the GDP of Chile?", "What is the GDP per capita of Chile?"),
+    ("ask", "What is the population of Peru?", "What is the population density of Peru?"),
     (
         "shared_text",
         RAG.format(question="How long is the warranty?"),
@@ -145,6 +152,11 @@ REFUSED = [
 
 # Paraphrases and rewordings that must be served.
 ALLOWED = [
+    ("What is the population of Peru?", "How many people live in Peru?"),
+    ("What is the GDP of Chile?", "What is Chile's GDP?"),
+    ("In what year was the lighthouse built?", "When was the lighthouse built?"),
+    ("What is the name of the man who built the lighthouse?", "Who built the lighthouse?"),
+    ("What should I do when my cat stops eating?", "My cat stopped eating, what do I do?"),
     ("What is the population of India?", "How many people live in India?"),
     ("What's the best way to learn python?", "How can I learn Python fast?"),
     ("Python is better than Java?", "Is Python better than Java?"),
@@ -226,6 +238,7 @@ def test_each_check_refuses_in_both_directions(check: str, one: str, other: str)
             "code",
             "alternatives",
             "directions",
+            "asks",
             "the rest of a long shared text",
         }
     assert PrecisionGuards([c for c in ALL_CHECKS if c != check]).check(one, one) is None

@@ -29,12 +29,20 @@ def test_quality_script_on_a_sample_then_results_section(qqp_path: Path, tmp_pat
     assert proc.returncode == 0, proc.stderr
     for line in (
         "## pairs: best F1 per method",
-        "| binary 256 + rescore ",
+        " binary 256 + rescore |",
         "## cache: 400 first questions stored, 400 second questions looked up",
         "## guards (pairs, binary 256 at",
         "- 256-bit binary best F1",
         "- re-scoring (core, top 32 candidates) agrees with float cosine on",
         "recommended default similarity_threshold:",
+        " binary 256 + guards + verifier |",
+        " binary 256 + guards + bound 0.02 |",
+        "## pairs: at the threshold to use with the verifier,",
+        " ask |",
+        "## acceptance (issue 17: verifier and error-bounded mode)",
+        "- held-out half, cache protocol, defaults (threshold",
+        "- max_wrong_rate 0.05, held-out half, pairs protocol: wrong hits",
+        "- verifier cost, ",
     ):
         assert line in proc.stdout
     assert out.read_text().startswith("# answer quality, ")
