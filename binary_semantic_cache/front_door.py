@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from binary_semantic_cache._adapter import ClosingContext
@@ -44,3 +45,12 @@ class FrontDoor(ClosingContext):
         """Let callers waiting for the model calls the current context makes go on to call the
         model themselves: those calls failed."""
         self._engine.abandon_led()
+
+    def report_wrong(self, metadata: Mapping[str, Any]) -> bool:
+        """Say that a cached answer was wrong, from the hit's metadata (LangChain: the message's
+        ``response_metadata``; LlamaIndex: the response's ``additional_kwargs``): the entry is
+        deleted and paraphrases near that question must clear a higher bar.
+
+        Returns whether the entry was still stored.
+        """
+        return self._engine.report_wrong(metadata)

@@ -30,10 +30,8 @@ from typing import (
     Any,
     Generic,
     NamedTuple,
-    Protocol,
     TypedDict,
     TypeVar,
-    runtime_checkable,
 )
 
 import numpy as np
@@ -58,6 +56,7 @@ from binary_semantic_cache.single_flight import Flight, Flights
 from binary_semantic_cache.stats import CacheStats, ModelPrice, StatsRecorder, Usage
 from binary_semantic_cache.stats_file import add_session
 from binary_semantic_cache.telemetry import RequestTrace, partition_hash, resolve_tracing
+from binary_semantic_cache.verifier import DefaultVerifier, Verifier, WrongReports, within_bound
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -88,17 +87,6 @@ _REPLACED_AT_MOST = 8
 DEFAULT_SINGLE_FLIGHT_TIMEOUT = 30.0
 
 
-@runtime_checkable
-class Verifier(Protocol):
-    """Scores whether a stored question's answer serves a new one: 0 (no) to 1 (yes).
-
-    An object may also have ``async def ascore(stored_question, new_question)``; without it the
-    async path runs ``score`` in a worker thread.
-    """
-
-    def score(self, stored_question: str, new_question: str) -> float: ...
-
-
 class Request(NamedTuple):
     """One prompt as the engine sees it (a tuple: one is made for every call).
 
@@ -119,16 +107,23 @@ class Request(NamedTuple):
 class Hit(Generic[A]):
     """A stored answer found for a request: ``tier`` is "exact" or "semantic"."""
 
-    __slots__ = ("answer", "similarity", "tier", "verifier_score")
+    __slots__ = ("answer", "entry_id", "similarity", "tier", "verifier_score")
 
     def __init__(
-        self, answer: A, similarity: float, tier: str, verifier_score: float | None = None
+        self,
+        answer: A,
+        similarity: float,
+        tier: str,
+        verifier_score: float | None = None,
+        *,
+        entry_id: int | None = None,
     ) -> None:
         # A plain class, not a frozen dataclass: one is made for every hit, repeats included.
         self.answer = answer
         self.similarity = similarity
         self.tier = tier
         self.verifier_score = verifier_score
+        self.entry_id = entry_id
 
     def __repr__(self) -> str:
         return f"Hit(tier={self.tier!r}, similarity={self.similarity:.4f})"
@@ -143,6 +138,8 @@ class Hit(Generic[A]):
         }
         if self.verifier_score is not None:
             marks["cache_verifier_score"] = self.verifier_score
+        if self.entry_id is not None:
+            marks["cache_entry"] = self.entry_id  # what report_wrong() takes back
         return marks
 
 
@@ -183,6 +180,8 @@ class _Candidate(Generic[A]):
     similarity: float
     stored_query: str
     query: str
+    vector: npt.NDArray[np.float32]
+    entry_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +234,10 @@ class CacheOptions(TypedDict, total=False):
         verifier: An object with ``score(stored_question, new_question) -> float`` (0..1, and
             optionally ``async ascore``); a semantic match the guards let through that scores
             below ``min_verifier_score`` (default 0.5) is refused. ``None`` (default): none.
+        max_wrong_rate: The error-bounded mode: a semantic hit is served only when the
+            verifier's calibrated chance that it is wrong is at most this δ (for example 0.02),
+            tighter near answers reported wrong (:meth:`RequestEngine.report_wrong`). Without a
+            ``verifier``, the shipped :class:`~binary_semantic_cache.verifier.DefaultVerifier`.
         exact_tier_size: Prompts whose decoded answers are kept in process for repeats; a
             repeat beyond them is still answered exactly, from the core.
         prices: Model name to :class:`~binary_semantic_cache.stats.ModelPrice`, for the
@@ -255,6 +258,7 @@ class CacheOptions(TypedDict, total=False):
     guards: GuardsArg
     verifier: Verifier | None
     min_verifier_score: float
+    max_wrong_rate: float | None
     exact_tier_size: int
     prices: Mapping[str, ModelPrice] | None
     tracing: bool | Any
@@ -311,8 +315,16 @@ class RequestEngine(Generic[A]):
         self._tracing = resolve_tracing(
             options.get("tracing", False), record_prompts=options.get("trace_prompts", False)
         )
+        self._max_wrong_rate = options.get("max_wrong_rate")
+        if self._max_wrong_rate is not None:
+            _check_rate(self._max_wrong_rate)
+            verifier = DefaultVerifier() if verifier is None else verifier
         self._verifier = verifier
         self._min_verifier_score = options.get("min_verifier_score", 0.5)
+        self._reports = WrongReports()
+        self._served_vectors: BoundedLRU[int, npt.NDArray[np.float32]] = BoundedLRU(
+            _PAIRS_REMEMBERED
+        )
         # The lookup that misses embeds the question; the write after the model call reuses it.
         self._embedder = MemoizedEmbedder(embedder, maxsize=_MEMO_SIZE)
         self._decode_answer = decode
@@ -408,7 +420,7 @@ class RequestEngine(Generic[A]):
         if entry is None:
             return None
         trace = None if self._tracing is None else RequestTrace()
-        hit = self._served(Hit(entry.answer, 1.0, "exact"), trace)
+        hit = self._served(Hit(entry.answer, 1.0, "exact", entry_id=entry.core_id), trace)
         if trace is not None:
             self._emit("lookup", trace)
         return hit
@@ -525,7 +537,9 @@ class RequestEngine(Generic[A]):
 
     def _exact_hit(self, request: Request, trace: RequestTrace) -> Hit[A] | None:
         entry = self.exact_tier.get(request.exact_key, self._is_live)
-        return None if entry is None else self._served(Hit(entry.answer, 1.0, "exact"), trace)
+        if entry is None:
+            return None
+        return self._served(Hit(entry.answer, 1.0, "exact", entry_id=entry.core_id), trace)
 
     def _pending(self, request: Request, trace: RequestTrace) -> _Pending | None:
         """What the core must look up, or ``None`` for a plain miss."""
@@ -555,11 +569,11 @@ class RequestEngine(Generic[A]):
                 pending.key,
                 _Remembered(answer, pending.partition, pending.query, expires_at, found.id),
             )
-            return self._served(Hit(answer, 1.0, "exact"), trace)
+            return self._served(Hit(answer, 1.0, "exact", entry_id=found.id), trace)
         similarity = float(found.similarity)
         trace.attributes["bsc.similarity"] = similarity
         if pending.query is None or stored_query is None:
-            return self._served(Hit(answer, similarity, "semantic"), trace)
+            return self._served(Hit(answer, similarity, "semantic", entry_id=found.id), trace)
         if self._guards is not None:
             refusal = self._guards.refusal(pending.query, stored_query)
             if refusal is not None:
@@ -567,8 +581,16 @@ class RequestEngine(Generic[A]):
                 self._refuse(f"guard:{check}", why, pending.query, stored_query, trace)
                 return None
         if self._verifier is None:
-            return self._served(Hit(answer, similarity, "semantic"), trace)
-        return _Candidate(answer, similarity, stored_query, pending.query)
+            # Near an answer reported wrong, the bar rises (each report quarters the gap to 1).
+            bar = 1.0 - self._reports.max_wrong_rate(vector, 1.0 - self.core.similarity_threshold)
+            if similarity < bar:
+                why = f"similarity {similarity:.3f} below {bar:.3f} near a reported wrong answer"
+                self._refuse("reported", why, pending.query, stored_query, trace)
+                return None
+            return self._semantic(
+                Hit(answer, similarity, "semantic", entry_id=found.id), vector, trace
+            )
+        return _Candidate(answer, similarity, stored_query, pending.query, vector, found.id)
 
     def _verifier_or_fail(self) -> Verifier:
         if self._verifier is None:  # _search hands out candidates only with a verifier
@@ -582,12 +604,51 @@ class RequestEngine(Generic[A]):
         self._timed(trace, "verify", start)
         self._verdicts.put((candidate.stored_query, candidate.query), score)
         trace.attributes["bsc.verifier_score"] = score
-        if score < self._min_verifier_score:
-            why = f"verifier score {score:.3f} below {self._min_verifier_score:.3f}"
-            self._refuse("verifier", why, candidate.query, candidate.stored_query, trace)
-            return None
-        hit = Hit(candidate.answer, candidate.similarity, "semantic", score)
+        if self._max_wrong_rate is not None:
+            delta = self._reports.max_wrong_rate(candidate.vector, self._max_wrong_rate)
+            if not within_bound(score, delta):
+                why = f"chance of a wrong answer {1 - score:.3f} above the bound {delta:.4f}"
+                self._refuse("bound", why, candidate.query, candidate.stored_query, trace)
+                return None
+        else:
+            cutoff = 1.0 - self._reports.max_wrong_rate(
+                candidate.vector, 1.0 - self._min_verifier_score
+            )
+            if score < cutoff:
+                why = f"verifier score {score:.3f} below {cutoff:.3f}"
+                self._refuse("verifier", why, candidate.query, candidate.stored_query, trace)
+                return None
+        hit = Hit(
+            candidate.answer, candidate.similarity, "semantic", score, entry_id=candidate.entry_id
+        )
+        return self._semantic(hit, candidate.vector, trace)
+
+    def _semantic(
+        self, hit: Hit[A], vector: npt.NDArray[np.float32], trace: RequestTrace
+    ) -> Hit[A]:
+        # Remembered so report_wrong() can tighten the bound around this question.
+        if hit.entry_id is not None:
+            self._served_vectors.put(hit.entry_id, vector)
         return self._served(hit, trace)
+
+    def report_wrong(self, marks: Mapping[str, Any]) -> bool:
+        """Say the answer a hit served was wrong, from the hit's metadata (``marks``): its entry
+        is deleted, and later semantic hits near the question it was served for must clear a
+        higher bar. Returns whether the entry was still stored.
+
+        Raises:
+            ValueError: ``marks`` are not a hit's (no ``cache_entry``).
+        """
+        entry = marks.get("cache_entry")
+        if isinstance(entry, bool) or not isinstance(entry, int):
+            msg = f"expected a cache hit's metadata with an int cache_entry, got {dict(marks)!r}"
+            raise ValueError(msg)
+        vector = self._served_vectors.get(entry)
+        if vector is not None:
+            self._reports.report(vector)
+        self.exact_tier.remove_where(lambda _, remembered: remembered.core_id == entry)
+        self._stats.add("reported_wrong")
+        return bool(self.core.delete(entry))
 
     def _decode(self, payload: str) -> tuple[str | None, float | None, A]:
         data = json.loads(payload)
@@ -742,6 +803,12 @@ def _advance(steps: Steps[Any], reply: Any, error: Exception | None) -> tuple[bo
         return False, steps.send(reply) if error is None else steps.throw(error)
     except StopIteration as done:
         return True, done.value
+
+
+def _check_rate(rate: object) -> None:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate < 1.0:
+        msg = f"max_wrong_rate must be a number in (0, 1), such as 0.02, got {rate!r}"
+        raise ValueError(msg)
 
 
 _OPTION_NAMES = sorted(CacheOptions.__annotations__)

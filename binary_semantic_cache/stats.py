@@ -120,7 +120,8 @@ class CacheStats:
     ``guard_refusals`` counts the guards' share. ``errors`` are failures inside the cache,
     served as misses or skipped writes; ``skipped_writes`` are answers that could not be stored.
     ``bypassed`` lookups ran under ``skip()`` or ``refresh()`` (misses too); ``waits`` are
-    lookups that waited for a concurrent caller's model call of the same prompt.
+    lookups that waited for a concurrent caller's model call of the same prompt;
+    ``reported_wrong`` counts ``report_wrong()`` calls.
     Tokens and cost count only hits whose stored answer carried its token usage; cost only those
     whose model is in the price table (``priced_hits``). ``latency`` holds a histogram per stage
     of :data:`STAGES`.
@@ -144,6 +145,7 @@ class CacheStats:
     skipped_writes: int = 0
     bypassed: int = 0
     waits: int = 0
+    reported_wrong: int = 0
     input_tokens_saved: int = 0
     output_tokens_saved: int = 0
     priced_hits: int = 0

@@ -32,6 +32,7 @@ def test_every_example_is_run_here() -> None:
             "from binary_semantic_cache import BinaryEncoder, BinarySemanticCache",
             "from binary_semantic_cache.calibrate import calibrate",
             "from bsc_langchain import refresh, skip",
+            "from bsc_langchain import BinarySemanticLLMCache",
             "from openai import OpenAI",  # run in tests/server/test_chat.py, against a server
         ]
     )
@@ -118,3 +119,17 @@ def test_the_calibration_example_prints_a_threshold(capsys: pytest.CaptureFixtur
     assert 0.0 < threshold < 1.0
     assert precision >= 0.95
     assert 0.0 < hit_rate <= 1.0
+
+
+def test_the_verifier_example_serves_explains_and_takes_a_report_back() -> None:
+    scope: dict[str, object] = {}
+    exec(_example("from bsc_langchain import BinarySemanticLLMCache"), scope)
+    cache, model, message = scope["cache"], scope["model"], scope["message"]
+    assert message.content == "Settings > Account > Reset."  # type: ignore[attr-defined]
+    metadata = message.response_metadata  # type: ignore[attr-defined]
+    assert metadata["cache_tier"] == "semantic"
+    assert metadata["cache_verifier_score"] >= 0.6
+    assert cache.stats().reported_wrong == 1  # type: ignore[attr-defined]
+    # The reported entry is gone: the repeat that hit it is answered by the model again.
+    assert model.invoke("How do I reset my password?").content == "Ask IT."  # type: ignore[attr-defined]
+    cache.close()  # type: ignore[attr-defined]

@@ -51,15 +51,15 @@ DEFAULT_VERIFIER_CUTOFF = 0.6
 
 @runtime_checkable
 class Verifier(Protocol):
-    """Scores whether a stored question's answer serves a new question."""
+    """Scores whether a stored question's answer serves a new question: 0 (no) to 1 (yes).
+
+    An object may also have ``async def ascore(stored_question, new_question)``; without it the
+    async path runs ``score`` in a worker thread (:class:`BaseVerifier` gives one).
+    """
 
     def score(self, stored_question: str, new_question: str) -> float:
         """The probability, in 0..1, that the answer to ``stored_question`` serves
         ``new_question``."""
-        ...
-
-    async def ascore(self, stored_question: str, new_question: str) -> float:
-        """:meth:`score` for async callers."""
         ...
 
 

@@ -157,6 +157,14 @@ class FrontDoor:
             return str(self.model.invoke([HumanMessage(question)]).content)
         return str(self.cache.chat([ChatMessage(role="user", content=question)]).message.content)
 
+    def ask_for_metadata(self, question: str) -> dict[str, Any]:
+        """Ask, and return where the front door puts a hit's marks (LangChain: the message's
+        ``response_metadata``; LlamaIndex: the response's ``additional_kwargs``)."""
+        if self.name == "langchain":
+            return dict(self.model.invoke([HumanMessage(question)]).response_metadata)
+        response = self.cache.chat([ChatMessage(role="user", content=question)])
+        return dict(response.additional_kwargs)
+
     async def aask(self, question: str) -> str:
         if self.name == "langchain":
             return str((await self.model.ainvoke([HumanMessage(question)])).content)
