@@ -1,9 +1,15 @@
 """Load time and throughput of the default embedder, as ratios against one-by-one calls.
 
-Run: .venv/bin/python benchmarks/embedders.py [--texts N]
+Run: .venv/bin/python benchmarks/embedders.py [--texts N] [--rounds N]
 
 Texts are QQP questions from ../shared/data/qqp-dev.jsonl.gz when present (read in place,
 never copied), else generated sentences. Every figure comes from this one run.
+
+The first table sets the embedder as it is against the embedder as it was before issue 19
+(two spinning onnxruntime threads, the tokenizer's batch call for a lone question), built
+here explicitly. The two take turns (question by question, then hit round by hit round, then
+batch by batch), so both see the same load on a shared machine; each round gives a ratio, and
+the median of the rounds' ratios is the figure.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+
+from langchain_overhead import semantic_hits
+from tokenizers import Encoding, Tokenizer
 
 from binary_semantic_cache.embeddings import DefaultEmbedder
 
@@ -37,6 +46,57 @@ def load_texts(count: int) -> tuple[list[str], str]:
     return made, "generated sentences"
 
 
+Pair = tuple[float, float]  # (before, after), seconds
+
+
+class Before(DefaultEmbedder):
+    """The default embedder before issue 19: the same model, the old thread and tokenizer calls."""
+
+    def __init__(self, *, batch_size: int = 16) -> None:
+        super().__init__(batch_size=batch_size, spin=True)
+
+    def _encode(self, tokenizer: Tokenizer, items: list[str]) -> list[Encoding]:
+        return tokenizer.encode_batch(items)
+
+
+def singles_p50(before: DefaultEmbedder, after: DefaultEmbedder, texts: list[str]) -> Pair:
+    """p50 of embedding one question, the two embedders taking turns question by question."""
+    times = [(timed(partial(before.embed, [t])), timed(partial(after.embed, [t]))) for t in texts]
+    b, a = zip(*times, strict=True)
+    return statistics.median(b), statistics.median(a)
+
+
+def hit_p50(embedder: DefaultEmbedder) -> float:
+    """p50 of a LangChain semantic hit on a question never embedded before (a paraphrase)."""
+    fresh, _ = semantic_hits(embedder, rounds=1)
+    return statistics.median(fresh) / 1e6
+
+
+def before_and_after(texts: list[str], rounds: int) -> None:
+    before, after = Before(), DefaultEmbedder()
+    before.embed(texts[:32])
+    after.embed(texts[:32])
+    singles: list[Pair] = []
+    hits: list[Pair] = []
+    batches: list[Pair] = []
+    for _ in range(rounds):
+        singles.append(singles_p50(before, after, texts[:200]))
+        hits.append((hit_p50(before), hit_p50(after)))
+        batches.append((timed(partial(before.embed, texts)), timed(partial(after.embed, texts))))
+    figures = {
+        "one question, embed p50": singles,
+        "LangChain semantic hit p50": hits,
+        f"embed({len(texts)} texts), batch": batches,
+    }
+    print(f"\nbefore vs after, {rounds} rounds taking turns; ms, ratio = before / after")
+    print(f"{'':32}{'before':>10}{'after':>10}{'ratio (median of rounds)':>27}  rounds")
+    for name, pairs in figures.items():
+        b, a = (statistics.median(x) * 1e3 for x in zip(*pairs, strict=True))
+        ratios = [x / y for x, y in pairs]
+        each = " ".join(f"{r:.2f}" for r in ratios)
+        print(f"{name:32}{b:10.2f}{a:10.2f}{statistics.median(ratios):26.2f}x  {each}")
+
+
 def timed(run: Callable[[], object]) -> float:
     started = time.perf_counter()
     run()
@@ -50,6 +110,7 @@ def row(mode: str, rate: float, base_rate: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=512, help="texts per throughput run")
+    parser.add_argument("--rounds", type=int, default=5, help="before/after rounds")
     args = parser.parse_args()
     texts, source = load_texts(args.texts)
     print(f"default embedder on {os.cpu_count()} CPUs; {len(texts)} texts: {source}")
@@ -57,6 +118,7 @@ def main() -> None:
     embedder = DefaultEmbedder()
     load = timed(embedder.load)
     print(f"load (tokenizer + ONNX session, once per process): {load:.3f} s")
+    before_and_after(texts, args.rounds)
 
     embedder.embed(texts[:32])  # warm-up: first runs allocate buffers per shape
     singles = [timed(partial(embedder.embed, [t])) for t in texts[:200]]
