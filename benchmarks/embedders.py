@@ -5,11 +5,11 @@ Run: .venv/bin/python benchmarks/embedders.py [--texts N] [--rounds N]
 Texts are QQP questions from ../shared/data/qqp-dev.jsonl.gz when present (read in place,
 never copied), else generated sentences. Every figure comes from this one run.
 
-The first table sets the embedder as it is against the embedder as it was before issue 19
-(two spinning onnxruntime threads, the tokenizer's batch call for a lone question), built
-here explicitly. The two take turns (question by question, then hit round by hit round, then
-batch by batch), so both see the same load on a shared machine; each round gives a ratio, and
-the median of the rounds' ratios is the figure.
+The first table sets the embedder as it was before issue 19 (the tokenizer's batch call for
+a lone question; built here explicitly) beside the embedder as it is and beside ``spin=False``
+(onnxruntime threads that sleep rather than busy-wait). They take turns (question by question,
+then hit round by hit round, then batch by batch), so all see the same load on a shared
+machine; each round gives a ratio, and the median of the rounds' ratios is the figure.
 """
 
 from __future__ import annotations
@@ -46,24 +46,17 @@ def load_texts(count: int) -> tuple[list[str], str]:
     return made, "generated sentences"
 
 
-Pair = tuple[float, float]  # (before, after), seconds
-
-
 class Before(DefaultEmbedder):
-    """The default embedder before issue 19: the same model, the old thread and tokenizer calls."""
-
-    def __init__(self, *, batch_size: int = 16) -> None:
-        super().__init__(batch_size=batch_size, spin=True)
+    """The default embedder before issue 19: the same session, the old tokenizer call."""
 
     def _encode(self, tokenizer: Tokenizer, items: list[str]) -> list[Encoding]:
         return tokenizer.encode_batch(items)
 
 
-def singles_p50(before: DefaultEmbedder, after: DefaultEmbedder, texts: list[str]) -> Pair:
-    """p50 of embedding one question, the two embedders taking turns question by question."""
-    times = [(timed(partial(before.embed, [t])), timed(partial(after.embed, [t]))) for t in texts]
-    b, a = zip(*times, strict=True)
-    return statistics.median(b), statistics.median(a)
+def singles_p50(embedders: list[DefaultEmbedder], texts: list[str]) -> list[float]:
+    """p50 of embedding one question, the embedders taking turns question by question."""
+    times = [[timed(partial(e.embed, [t])) for e in embedders] for t in texts]
+    return [statistics.median(column) for column in zip(*times, strict=True)]
 
 
 def hit_p50(embedder: DefaultEmbedder) -> float:
@@ -73,28 +66,27 @@ def hit_p50(embedder: DefaultEmbedder) -> float:
 
 
 def before_and_after(texts: list[str], rounds: int) -> None:
-    before, after = Before(), DefaultEmbedder()
-    before.embed(texts[:32])
-    after.embed(texts[:32])
-    singles: list[Pair] = []
-    hits: list[Pair] = []
-    batches: list[Pair] = []
-    for _ in range(rounds):
-        singles.append(singles_p50(before, after, texts[:200]))
-        hits.append((hit_p50(before), hit_p50(after)))
-        batches.append((timed(partial(before.embed, texts)), timed(partial(after.embed, texts))))
-    figures = {
-        "one question, embed p50": singles,
-        "LangChain semantic hit p50": hits,
-        f"embed({len(texts)} texts), batch": batches,
+    names = ["before", "after", "spin=False"]
+    embedders = [Before(), DefaultEmbedder(), DefaultEmbedder(spin=False)]
+    for e in embedders:
+        e.embed(texts[:32])
+    figures: dict[str, list[list[float]]] = {
+        "one question, embed p50": [],
+        "LangChain semantic hit p50": [],
+        f"embed({len(texts)} texts), batch": [],
     }
-    print(f"\nbefore vs after, {rounds} rounds taking turns; ms, ratio = before / after")
-    print(f"{'':32}{'before':>10}{'after':>10}{'ratio (median of rounds)':>27}  rounds")
-    for name, pairs in figures.items():
-        b, a = (statistics.median(x) * 1e3 for x in zip(*pairs, strict=True))
-        ratios = [x / y for x, y in pairs]
-        each = " ".join(f"{r:.2f}" for r in ratios)
-        print(f"{name:32}{b:10.2f}{a:10.2f}{statistics.median(ratios):26.2f}x  {each}")
+    for _ in range(rounds):
+        single, hits, batch = figures.values()
+        single.append(singles_p50(embedders, texts[:200]))
+        hits.append([hit_p50(e) for e in embedders])
+        batch.append([timed(partial(e.embed, texts)) for e in embedders])
+    print(f"\nbefore vs after, {rounds} rounds taking turns; ms; ratio = before / other")
+    print(f"{'':28}" + "".join(f"{n:>12}" for n in names) + "   ratios (median of rounds)")
+    for name, runs in figures.items():
+        ms = [statistics.median(column) * 1e3 for column in zip(*runs, strict=True)]
+        ratios = [statistics.median(r[0] / r[i] for r in runs) for i in range(1, len(embedders))]
+        shown = ", ".join(f"{n} {x:.2f}x" for n, x in zip(names[1:], ratios, strict=True))
+        print(f"{name:28}" + "".join(f"{x:12.2f}" for x in ms) + f"   {shown}")
 
 
 def timed(run: Callable[[], object]) -> float:
