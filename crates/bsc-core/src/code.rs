@@ -88,6 +88,12 @@ impl Planes {
         }
     }
 
+    /// Word `w` of the code at `pos`.
+    #[inline]
+    pub fn word(&self, w: usize, pos: usize) -> u64 {
+        self.planes[w][pos]
+    }
+
     /// The code at `pos`, gathered from the planes.
     pub fn code(&self, pos: usize) -> Vec<u64> {
         self.planes.iter().map(|plane| plane[pos]).collect()
