@@ -88,10 +88,10 @@ impl Planes {
         }
     }
 
-    /// Word `w` of the code at `pos`.
+    /// Word `w` of every code.
     #[inline]
-    pub fn word(&self, w: usize, pos: usize) -> u64 {
-        self.planes[w][pos]
+    pub fn plane(&self, w: usize) -> &[u64] {
+        &self.planes[w]
     }
 
     /// The code at `pos`, gathered from the planes.

@@ -152,9 +152,10 @@ struct Mih {
     /// The size the block count was chosen for; a partition that doubles or quarters rebuilds.
     built_for: usize,
     radius: u32,
+    /// Positions in the spill maps, summed over the tables.
+    spilled: usize,
     /// Forced by [`IndexMode::Mih`]: probes even where scanning would be cheaper.
     forced: bool,
-    spilled: usize,
 }
 
 #[derive(Debug)]
@@ -166,12 +167,16 @@ struct Table {
     start: Vec<u32>,
     items: Vec<u32>,
     spill: HashMap<u32, Vec<u32>>,
+    /// One bit per key that ever spilled since the build, so probes skip the map.
+    spilled_keys: Vec<u64>,
 }
 
 impl Mih {
     fn build(planes: &Planes, policy: Policy) -> Self {
         let n = planes.len();
-        let widths = block_widths(policy.bits, block_count(policy.bits, policy.radius, n));
+        // Sized for the middle of the range the tables serve before the next rebuild.
+        let m = block_count(policy.bits, policy.radius, n + n / 2);
+        let widths = block_widths(policy.bits, m);
         let blocks: Vec<(u32, u32)> = widths
             .iter()
             .scan(0, |lo, &w| {
@@ -198,7 +203,7 @@ impl Mih {
             || (policy.mode == IndexMode::Mih) != self.forced
             || n >= 2 * self.built_for.max(1024)
             || n < self.built_for / 4
-            || self.spilled > n / 32 + 1024
+            || self.spilled > (n / 16 + 1024) * self.tables.len()
     }
 
     fn insert(&mut self, planes: &Planes, pos: usize) {
@@ -250,6 +255,7 @@ impl Mih {
             return false;
         }
         let keys: Vec<u32> = self.tables.iter().map(|t| t.key_of(query)).collect();
+        let (mut found, mut partial) = (Vec::new(), Vec::new());
         for level in 0..=s {
             if c.bound() < m * level {
                 break; // every code not yet found is at least m * level away
@@ -258,15 +264,25 @@ impl Mih {
                 if cap(j) < i64::from(level) {
                     continue;
                 }
-                for mask in Masks::new(table.width, level) {
-                    for pos in table.bucket(keys[j] ^ mask) {
-                        let pos = pos as usize;
-                        let Some(d) = distance_within(planes, pos, query, c.bound()) else {
-                            continue;
-                        };
-                        if self.found_before(planes, pos, &keys, j, level) {
-                            continue;
-                        }
+                found.clear();
+                table.gather(keys[j], level, &mut found);
+                // The candidates' first words in one branch-free pass: the loads are independent,
+                // so their cache misses overlap.
+                partial.clear();
+                partial.extend(
+                    found
+                        .iter()
+                        .map(|&p| prefix_distance(planes, p as usize, query)),
+                );
+                for (&pos, &prefix) in found.iter().zip(&partial) {
+                    let pos = pos as usize;
+                    if prefix > c.bound() {
+                        continue;
+                    }
+                    let Some(d) = distance_within(planes, pos, query, c.bound()) else {
+                        continue;
+                    };
+                    if !self.found_before(planes, pos, &keys, j, level) {
                         c.offer(pos, d);
                     }
                 }
@@ -307,7 +323,7 @@ impl Table {
     fn build(planes: &Planes, lo: u32, width: u32) -> Self {
         let n = planes.len();
         let keys: Vec<u32> = (0..n)
-            .map(|pos| block(|w| planes.word(w, pos), lo, width))
+            .map(|pos| block(|w| planes.plane(w)[pos], lo, width))
             .collect();
         let mut start = vec![0u32; (1usize << width) + 1];
         for &k in &keys {
@@ -329,6 +345,7 @@ impl Table {
             start,
             items,
             spill: HashMap::new(),
+            spilled_keys: vec![0; (1usize << width).div_ceil(64)],
         }
     }
 
@@ -337,7 +354,7 @@ impl Table {
     }
 
     fn key_at(&self, planes: &Planes, pos: usize) -> u32 {
-        block(|w| planes.word(w, pos), self.lo, self.width)
+        block(|w| planes.plane(w)[pos], self.lo, self.width)
     }
 
     fn slots(&self, k: u32) -> std::ops::Range<usize> {
@@ -345,17 +362,18 @@ impl Table {
         self.start[k] as usize..self.start[k + 1] as usize
     }
 
-    fn bucket(&self, k: u32) -> impl Iterator<Item = u32> + '_ {
-        let live = self.items[self.slots(k)]
-            .iter()
-            .copied()
-            .take_while(|&p| p != EMPTY);
-        let spilled = if self.spill.is_empty() {
-            None
-        } else {
-            self.spill.get(&k)
-        };
-        live.chain(spilled.into_iter().flatten().copied())
+    /// Appends the positions under every key `ones` bits away from `key`.
+    fn gather(&self, key: u32, ones: u32, out: &mut Vec<u32>) {
+        for mask in Masks::new(self.width, ones) {
+            let k = key ^ mask;
+            let live = self.items[self.slots(k)]
+                .iter()
+                .take_while(|&&p| p != EMPTY);
+            out.extend(live);
+            if self.spilled_keys[k as usize / 64] >> (k % 64) & 1 != 0 {
+                out.extend(self.spill.get(&k).into_iter().flatten());
+            }
+        }
     }
 
     /// Adds `pos` under key `k`; true when it spilled.
@@ -366,6 +384,7 @@ impl Table {
             return false;
         }
         self.spill.entry(k).or_default().push(pos);
+        self.spilled_keys[k as usize / 64] |= 1 << (k % 64);
         true
     }
 
@@ -416,12 +435,23 @@ fn block(word: impl Fn(usize) -> u64, lo: u32, width: u32) -> u32 {
     (bits & ((1u64 << width) - 1)) as u32
 }
 
+/// The distance over the first two words (all, for a one-word code): a lower bound.
+#[inline]
+fn prefix_distance(planes: &Planes, pos: usize, query: &[u64]) -> u32 {
+    query
+        .iter()
+        .take(2)
+        .enumerate()
+        .map(|(w, &q)| (planes.plane(w)[pos] ^ q).count_ones())
+        .sum()
+}
+
 /// The distance of the code at `pos` from `query` if it is at most `bound`.
 #[inline]
 fn distance_within(planes: &Planes, pos: usize, query: &[u64], bound: u32) -> Option<u32> {
     let mut d = 0;
     for (w, &q) in query.iter().enumerate() {
-        d += (planes.word(w, pos) ^ q).count_ones();
+        d += (planes.plane(w)[pos] ^ q).count_ones();
         if d > bound {
             return None;
         }
