@@ -255,7 +255,7 @@ impl Mih {
             return false;
         }
         let keys: Vec<u32> = self.tables.iter().map(|t| t.key_of(query)).collect();
-        let (mut found, mut partial) = (Vec::new(), Vec::new());
+        let (mut ranges, mut found, mut partial) = (Vec::new(), Vec::new(), Vec::new());
         for level in 0..=s {
             if c.bound() < m * level {
                 break; // every code not yet found is at least m * level away
@@ -265,7 +265,7 @@ impl Mih {
                     continue;
                 }
                 found.clear();
-                table.gather(keys[j], level, &mut found);
+                table.gather(keys[j], level, &mut ranges, &mut found);
                 // The candidates' first words in one branch-free pass: the loads are independent,
                 // so their cache misses overlap.
                 partial.clear();
@@ -362,14 +362,20 @@ impl Table {
         self.start[k] as usize..self.start[k + 1] as usize
     }
 
-    /// Appends the positions under every key `ones` bits away from `key`.
-    fn gather(&self, key: u32, ones: u32, out: &mut Vec<u32>) {
+    /// Appends the positions under every key `ones` bits away from `key`. The bucket bounds are
+    /// read first in a loop of independent loads, so their cache misses overlap.
+    fn gather(&self, key: u32, ones: u32, ranges: &mut Vec<(u32, u32)>, out: &mut Vec<u32>) {
+        ranges.clear();
+        ranges.extend(Masks::new(self.width, ones).map(|mask| {
+            let k = (key ^ mask) as usize;
+            (self.start[k], self.start[k + 1])
+        }));
+        for &(from, to) in ranges.iter() {
+            let bucket = &self.items[from as usize..to as usize];
+            out.extend(bucket.iter().filter(|&&p| p != EMPTY));
+        }
         for mask in Masks::new(self.width, ones) {
             let k = key ^ mask;
-            let live = self.items[self.slots(k)]
-                .iter()
-                .take_while(|&&p| p != EMPTY);
-            out.extend(live);
             if self.spilled_keys[k as usize / 64] >> (k % 64) & 1 != 0 {
                 out.extend(self.spill.get(&k).into_iter().flatten());
             }
