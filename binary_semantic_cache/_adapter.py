@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ClosingContext",
     "GuardsArg",
+    "IndexArg",
     "PathArg",
     "close_core",
     "exact_only_partition",
@@ -40,6 +41,8 @@ _WORDS = re.compile(r"\S+\s*|\s+")
 #: ``True``: the default checks; ``False``: none; or the guards to run.
 GuardsArg: TypeAlias = "bool | PrecisionGuards"
 PathArg: TypeAlias = "str | os.PathLike[str] | None"
+#: How the core searches a partition (the core refuses any other value with ValueError).
+IndexArg: TypeAlias = 'Literal["auto", "flat", "mih"]'
 
 
 def exact_only_partition(partition: str, query: str | None) -> str:
@@ -108,6 +111,7 @@ def open_core(
     ttl_seconds: float | None,
     rescore: bool,
     path: PathArg,
+    index: IndexArg = "auto",
     redis_url: str | None,
     redis_namespace: str,
     redis_cluster: bool = False,
@@ -132,9 +136,13 @@ def open_core(
     encoder = _core.BinaryEncoder(dim)
     args = (encoder, max_entries, similarity_threshold, ttl_seconds, rescore, path)
     if redis_url is None:
-        return _core.BinarySemanticCache(*args)
+        return _core.BinarySemanticCache(*args, index=index)
     return BinarySemanticCache(
-        *args, redis_url=redis_url, namespace=redis_namespace, redis_cluster=redis_cluster
+        *args,
+        index=index,
+        redis_url=redis_url,
+        namespace=redis_namespace,
+        redis_cluster=redis_cluster,
     )
 
 

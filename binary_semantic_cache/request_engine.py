@@ -39,6 +39,7 @@ import numpy.typing as npt
 
 from binary_semantic_cache._adapter import (
     GuardsArg,
+    IndexArg,
     PathArg,
     close_core,
     exact_only_partition,
@@ -223,6 +224,9 @@ class CacheOptions(TypedDict, total=False):
         max_entries: Stored answers kept, least recently used evicted first.
         ttl_seconds: Lifetime of an answer; ``None`` (default) keeps answers until evicted.
         rescore: Re-rank the nearest codes with their stored vectors before deciding.
+        index: ``"auto"`` (default) searches large partitions through a multi-index hash and
+            small ones by a flat scan, ``"flat"`` always scans, ``"mih"`` always uses the index;
+            the answers are the same.
         path: A directory to persist the answers in (one writer per directory); a new process
             over it answers what an earlier one stored. ``None``: in memory only.
         redis_url: ``redis://`` or ``rediss://`` URL: caches with the same namespace on that
@@ -252,6 +256,7 @@ class CacheOptions(TypedDict, total=False):
     max_entries: int
     ttl_seconds: float | None
     rescore: bool
+    index: IndexArg
     path: PathArg
     redis_url: str | None
     redis_cluster: bool
@@ -337,6 +342,7 @@ class RequestEngine(Generic[A]):
             similarity_threshold=similarity_threshold,
             ttl_seconds=ttl_seconds,
             rescore=options.get("rescore", False),
+            index=options.get("index", "auto"),
             path=options.get("path"),
             redis_url=options.get("redis_url"),
             redis_namespace=redis_namespace,

@@ -14,6 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::code::{estimated_cosine, max_distance_for, scan, Collector, Kernel};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
+use crate::mih::{IndexMode, Policy};
 use crate::payload::Payload;
 use crate::persist::log::Removal;
 use crate::persist::{self, stat, Durability, Persist, PersistOptions, PersistedStats};
@@ -210,8 +211,16 @@ impl Cache {
             expirations: AtomicU64::new(stats[stat::EXPIRATIONS]),
             deletes: AtomicU64::new(stats[stat::DELETES]),
         };
+        let mut store = store;
+        let max_distance = max_distance_for(config.similarity_threshold, encoder.bits());
+        store.set_index(index_policy(
+            IndexMode::Auto,
+            &config,
+            max_distance,
+            encoder.bits(),
+        ));
         Self {
-            max_distance: max_distance_for(config.similarity_threshold, encoder.bits()),
+            max_distance,
             encoder,
             config,
             store: RwLock::new(store),
@@ -260,6 +269,7 @@ impl Cache {
             return;
         };
         let mut store = opened.store;
+        store.set_index(self.store.read().index_policy());
         if self.forget_expired(&mut store).is_ok() {
             *self.store.write() = store;
             persist.loaded_as(&opened.persist);
@@ -334,6 +344,25 @@ impl Cache {
 
     pub fn kernel(&self) -> Kernel {
         self.kernel
+    }
+
+    /// Chooses how partitions are searched (the default is [`IndexMode::Auto`]); builds or drops
+    /// their indexes at once.
+    pub fn set_index(&self, mode: IndexMode) {
+        let policy = index_policy(mode, &self.config, self.max_distance, self.encoder.bits());
+        self.store.write().set_index(policy);
+    }
+
+    pub fn index_mode(&self) -> IndexMode {
+        self.store.read().index_policy().mode
+    }
+
+    /// The number of hash tables indexing `partition`; 0 when it is scanned flat.
+    pub fn index_tables(&self, partition: &str) -> usize {
+        self.store
+            .read()
+            .partition(partition)
+            .map_or(0, |p| p.index.tables())
     }
 
     pub fn len(&self) -> usize {
@@ -672,8 +701,11 @@ impl Cache {
         // No more can match than the partition holds, so k never sizes an allocation.
         let k = k.min(n);
         let threads = rayon::current_num_threads();
+        let mut top = TopK::new(k, limit, store, part, now);
+        if part.index.search(&part.codes, code, &mut top) {
+            return top.items;
+        }
         if n < PARALLEL_SCAN_MIN || threads < 2 {
-            let mut top = TopK::new(k, limit, store, part, now);
             scan(self.kernel, &part.codes, 0..n, code, &mut top);
             return top.items;
         }
@@ -696,6 +728,15 @@ impl Cache {
         merged.truncate(k);
         merged
     }
+}
+
+/// Re-scoring ranks by vectors beyond the Hamming radius, so `Auto` keeps it on the flat scan.
+fn index_policy(mode: IndexMode, config: &CacheConfig, radius: u32, bits: usize) -> Policy {
+    let mode = match mode {
+        IndexMode::Auto if config.rescore => IndexMode::Flat,
+        mode => mode,
+    };
+    Policy { mode, radius, bits }
 }
 
 fn rescored_cosine(part: &Partition, pos: usize, query: &[f32], query_norm: f32) -> f64 {

@@ -88,6 +88,12 @@ impl Planes {
         }
     }
 
+    /// Word `w` of every code.
+    #[inline]
+    pub fn plane(&self, w: usize) -> &[u64] {
+        &self.planes[w]
+    }
+
     /// The code at `pos`, gathered from the planes.
     pub fn code(&self, pos: usize) -> Vec<u64> {
         self.planes.iter().map(|plane| plane[pos]).collect()

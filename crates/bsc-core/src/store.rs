@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use crate::code::Planes;
+use crate::mih::{Index, Policy};
 use crate::payload::Payload;
 
 /// Identifies one entry for as long as it lives: `generation << 32 | slot`.
@@ -86,6 +87,7 @@ pub(crate) struct Partition {
     /// int8 re-scoring vectors, `dim` per position, when re-scoring is on.
     vectors: Vec<i8>,
     norms: Vec<f32>,
+    pub(crate) index: Index,
 }
 
 impl Partition {
@@ -129,6 +131,7 @@ pub(crate) struct Store {
     lru_head: u32,
     lru_tail: u32,
     partitions: Vec<Partition>,
+    index: Policy,
     by_name: HashMap<Box<str>, u32>,
     free_partitions: Vec<u32>,
     /// (expiry, slot, generation) for entries with a TTL; stale records are skipped when popped.
@@ -183,6 +186,7 @@ impl Store {
             lru_head: NIL,
             lru_tail: NIL,
             partitions: Vec::new(),
+            index: Policy::flat(),
             by_name: HashMap::new(),
             free_partitions: Vec::new(),
             expiry: BinaryHeap::new(),
@@ -263,6 +267,7 @@ impl Store {
         let part = &mut self.partitions[part_index as usize];
         let pos = part.slots.len() as u32;
         part.codes.push(code);
+        part.index.pushed(&part.codes, self.index);
         part.slots.push(slot);
         if self.rescore {
             let (vector, norm) = quantised.unwrap_or_else(|| (vec![0; self.dim], 0.0));
@@ -283,6 +288,18 @@ impl Store {
         self.link_tail(slot);
         self.len += 1;
         entry_id(slot, generation)
+    }
+
+    /// Indexes every partition as `policy` says, from now on.
+    pub(crate) fn set_index(&mut self, policy: Policy) {
+        self.index = policy;
+        for part in &mut self.partitions {
+            part.index.refresh(&part.codes, policy);
+        }
+    }
+
+    pub(crate) fn index_policy(&self) -> Policy {
+        self.index
     }
 
     /// Makes room for `additional` more slots at once (a snapshot knows its entry count).
@@ -536,7 +553,12 @@ impl Store {
         let parts: usize = self
             .partitions
             .iter()
-            .map(|p| p.codes.heap_bytes() + p.slots.capacity() * 4 + p.vectors.capacity())
+            .map(|p| {
+                p.codes.heap_bytes()
+                    + p.slots.capacity() * 4
+                    + p.vectors.capacity()
+                    + p.index.heap_bytes()
+            })
             .sum();
         slots + parts + self.payload_bytes + self.len * 4
     }
@@ -561,6 +583,7 @@ impl Store {
             slots: Vec::new(),
             vectors: Vec::new(),
             norms: Vec::new(),
+            index: Index::default(),
         };
         let index = match self.free_partitions.pop() {
             Some(index) => {
@@ -593,6 +616,7 @@ impl Store {
 
         let dim = self.dim;
         let part = &mut self.partitions[part_index as usize];
+        part.index.removing(&part.codes, pos, self.index);
         part.codes.swap_remove(pos);
         part.slots.swap_remove(pos);
         if self.rescore {
@@ -613,6 +637,7 @@ impl Store {
                 slots: Vec::new(),
                 vectors: Vec::new(),
                 norms: Vec::new(),
+                index: Index::default(),
             };
             self.by_name.remove(&name);
             self.free_partitions.push(part_index);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bsc_core::{
-    Cache, CacheConfig, Durability, Hit, PersistOptions, DEFAULT_MAX_ENTRIES,
+    Cache, CacheConfig, Durability, Hit, IndexMode, PersistOptions, DEFAULT_MAX_ENTRIES,
     DEFAULT_SIMILARITY_THRESHOLD,
 };
 use parking_lot::RwLock;
@@ -123,6 +123,14 @@ fn persist_options(
     })
 }
 
+fn index_mode(name: &str) -> PyResult<IndexMode> {
+    IndexMode::parse(name).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "index must be 'auto', 'flat' or 'mih', got {name:?}"
+        ))
+    })
+}
+
 /// A cache directory is created 0700; one that already exists keeps its mode, so a mode that
 /// lets others in is worth a warning (cached answers may hold anything a prompt held).
 fn warn_if_others_can_read(py: Python<'_>, path: &std::path::Path) -> PyResult<()> {
@@ -160,11 +168,12 @@ impl PyBinarySemanticCache {
         durability = "interval",
         flush_interval_seconds = FlushInterval(1.0),
         read_only = false,
+        index = "auto",
     ),
     // The defaults are checked types, which Python would show as "...".
     text_signature = "(encoder=None, max_entries=None, similarity_threshold=..., \
         ttl_seconds=None, rescore=False, path=None, durability='interval', \
-        flush_interval_seconds=1.0, read_only=False)")]
+        flush_interval_seconds=1.0, read_only=False, index='auto')")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -177,7 +186,9 @@ impl PyBinarySemanticCache {
         durability: &str,
         flush_interval_seconds: FlushInterval,
         read_only: bool,
+        index: &str,
     ) -> PyResult<Self> {
+        let index = index_mode(index)?;
         let config = CacheConfig {
             max_entries: max_entries.as_ref().map_or(DEFAULT_MAX_ENTRIES, |m| m.0),
             similarity_threshold: similarity_threshold.0,
@@ -207,6 +218,9 @@ impl PyBinarySemanticCache {
             }
         }
         .map_err(to_py)?;
+        if index != IndexMode::Auto {
+            py.detach(|| cache.set_index(index));
+        }
         let encoder = match encoder {
             Some(e) => e.unbind(),
             None => Py::new(
@@ -289,6 +303,12 @@ impl PyBinarySemanticCache {
     #[getter]
     fn rescore(&self) -> PyResult<bool> {
         Ok(self.cache()?.config().rescore)
+    }
+
+    /// How partitions are searched: ``'auto'``, ``'flat'`` or ``'mih'``.
+    #[getter]
+    fn index(&self) -> PyResult<&'static str> {
+        Ok(self.cache()?.index_mode().name())
     }
 
     /// The popcount instruction set the scans use on this CPU.

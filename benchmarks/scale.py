@@ -1,0 +1,264 @@
+"""Scale: the multi-index-hash index against the flat scan and faiss at 10M entries, same run.
+
+Fills one persisted cache (dim 384, 256 bits, index="auto") with N random embeddings in batches,
+planting among them the embedded first questions of QQP duplicate pairs (default embedder), then
+queries it with near-duplicates of stored entries (a few bits flipped), random misses and the
+pairs' second questions. The same directory is reopened with index="flat" for the baseline, and
+the same codes go to faiss's IndexBinaryMultiHash (16 tables of 16 bits, no flips) in a worker
+process of the benchmark environment. Prints lookup p50/p99 (encoding included for bsc-cache),
+how many flat-scan hits each finds, put/s and open-to-first-lookup, checks the acceptance figures
+of issue 19 and exits 1 if one fails.
+
+    make bench-setup && .venv/bin/python benchmarks/scale.py
+    .venv/bin/python benchmarks/scale.py --n 1000000   # a quicker run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import Tee, machine
+
+ROOT = Path(__file__).resolve().parent.parent
+FAISS_PYTHON = ROOT.parent / "main" / ".bench-venv" / "gptcache" / "bin" / "python"
+RESULTS = Path(__file__).resolve().parent / "results"
+DIM = 384
+BITS = 256
+BATCH = 100_000
+NOISE = (0.02, 0.05, 0.1)  # per-coordinate noise of near-duplicates: about 2, 4 and 8 bits flipped
+
+Found = list[tuple[int, int] | None]  # (entry id, distance) per query, or None
+
+
+def faiss_worker(codes_path: str, queries_path: str, radius: int) -> dict[str, Any]:
+    import faiss  # type: ignore[import-not-found]
+
+    faiss.omp_set_num_threads(1)  # one query at a time, as a lookup
+    codes = np.load(codes_path, mmap_mode="r")
+    index = faiss.IndexBinaryMultiHash(BITS, 16, 16)
+    t0 = time.perf_counter()
+    for start in range(0, len(codes), 1_000_000):
+        index.add(np.ascontiguousarray(codes[start : start + 1_000_000]).view(np.uint8))
+    build_s = time.perf_counter() - t0
+    queries = np.load(queries_path).view(np.uint8)
+    times, found = [], []
+    for q in queries:
+        t = time.perf_counter()
+        distances, labels = index.search(q.reshape(1, -1), 1)
+        times.append(time.perf_counter() - t)
+        d, row = int(distances[0, 0]), int(labels[0, 0])
+        found.append([row, d] if row >= 0 and d <= radius else None)
+    return {"times": times, "found": found, "build_s": build_s}
+
+
+def lookups(cache: Any, queries: npt.NDArray[np.float32]) -> tuple[list[float], Found]:
+    times: list[float] = []
+    found: Found = []
+    for q in queries:
+        t = time.perf_counter()
+        hit = cache.get(q)
+        times.append(time.perf_counter() - t)
+        found.append(None if hit is None else (hit.id, hit.distance))
+    return times, found
+
+
+def ms(times: list[float], q: float) -> float:
+    return float(np.quantile(times, q) * 1e3)
+
+
+def qqp_duplicates(limit: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    from _qqp import QQP_PATH, load_pairs, missing_data_message
+
+    from binary_semantic_cache.embeddings import DefaultEmbedder
+
+    if not QQP_PATH.exists():
+        sys.exit(missing_data_message(QQP_PATH))
+    pairs = load_pairs()
+    duplicates = [i for i in range(len(pairs)) if pairs.label[i]][:limit]
+    embedder = DefaultEmbedder()
+    a = np.asarray(embedder.embed([pairs.a[i] for i in duplicates]), dtype=np.float32)
+    b = np.asarray(embedder.embed([pairs.b[i] for i in duplicates]), dtype=np.float32)
+    return a, b
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=10_000_000)
+    parser.add_argument("--queries", type=int, default=300, help="per query set")
+    parser.add_argument("--pairs", type=int, default=1000, help="QQP duplicate pairs planted")
+    parser.add_argument("--faiss-python", type=Path, default=FAISS_PYTHON)
+    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        codes_path, queries_path, radius = args.worker
+        print(json.dumps(faiss_worker(codes_path, queries_path, int(radius))))
+        return
+
+    from binary_semantic_cache import (
+        DEFAULT_SIMILARITY_THRESHOLD,
+        BinaryEncoder,
+        BinarySemanticCache,
+    )
+
+    n = args.n
+    out = Tee(RESULTS / f"scale-{n}.md")
+    out(f"# {date.today()}, {machine()}")
+    planted_a, planted_b = qqp_duplicates(args.pairs)
+    work = Path(tempfile.mkdtemp(prefix="bsc-scale-"))
+    try:
+        encoder = BinaryEncoder(DIM, code_bits=BITS)
+        rng = np.random.default_rng(19)
+        cache = BinarySemanticCache(
+            encoder, max_entries=n, path=work / "cache", durability="manual"
+        )
+        codes = np.lib.format.open_memmap(
+            work / "codes.npy", mode="w+", dtype=np.uint64, shape=(n, BITS // 64)
+        )
+        ids = np.empty(n, dtype=np.int64)
+        batches = -(-n // BATCH)
+        per_batch = -(-len(planted_a) // batches)
+        sources: list[npt.NDArray[np.float32]] = []
+        put_s = 0.0
+        for b, start in enumerate(range(0, n, BATCH)):
+            rows = rng.standard_normal((min(BATCH, n - start), DIM), dtype=np.float32)
+            planted = planted_a[b * per_batch : (b + 1) * per_batch]
+            rows[: len(planted)] = planted
+            pick = rng.integers(len(planted), len(rows), -(-args.queries // batches))
+            sources.extend(rows[pick])
+            t = time.perf_counter()
+            ids[start : start + len(rows)] = cache.put_batch(rows, [b"x"] * len(rows))
+            put_s += time.perf_counter() - t
+            codes[start : start + len(rows)] = encoder.encode_batch(rows)
+        codes.flush()
+        src = np.array(sources[: args.queries])
+        noise = np.resize(np.array(NOISE, dtype=np.float32), len(src))[:, None]
+        sets = {
+            "near-duplicates": src + noise * rng.standard_normal(src.shape, dtype=np.float32),
+            "QQP paraphrases": planted_b,
+            "random misses": rng.standard_normal((args.queries, DIM), dtype=np.float32),
+        }
+        fresh = rng.standard_normal((BATCH, DIM), dtype=np.float32)
+        out(f"\n## N = {n:,} (dim {DIM}, {BITS} bits, threshold {DEFAULT_SIMILARITY_THRESHOLD})")
+        out(f"fill: {n / put_s:,.0f} put/s with index='auto' (put_batch, encoding included)")
+        cache.save()
+        cache.close()
+
+        results: dict[str, dict[str, tuple[list[float], Found]]] = {}
+        opened: dict[str, float] = {}
+        put_rate: dict[str, float] = {}
+        for mode in ("auto", "flat"):
+            t = time.perf_counter()
+            cache = BinarySemanticCache(path=work / "cache", index=mode)
+            cache.get(sets["random misses"][0])
+            opened[mode] = time.perf_counter() - t
+            results[mode] = {name: lookups(cache, qs) for name, qs in sets.items()}
+            t = time.perf_counter()
+            cache.put_batch(fresh, [b"x"] * len(fresh))
+            put_rate[mode] = len(fresh) / (time.perf_counter() - t)
+            cache.close()
+
+        radius = 0
+        for d in range(BITS + 1):  # the largest distance whose estimated cosine passes
+            if np.cos(np.pi * d / BITS) >= DEFAULT_SIMILARITY_THRESHOLD:
+                radius = d
+        peer: dict[str, tuple[list[float], Found]] = {}
+        if args.faiss_python.exists():
+            query_codes = np.vstack([encoder.encode_batch(qs) for qs in sets.values()])
+            np.save(work / "queries.npy", query_codes)
+            worker_args = [str(work / "codes.npy"), str(work / "queries.npy"), str(radius)]
+            proc = subprocess.run(
+                [str(args.faiss_python), __file__, "--worker", *worker_args],
+                check=True,
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
+            reply = json.loads(proc.stdout.strip().splitlines()[-1])
+            at = 0
+            for name, qs in sets.items():
+                found = [
+                    None if f is None else (int(ids[f[0]]), f[1])
+                    for f in reply["found"][at : at + len(qs)]
+                ]
+                peer[name] = (reply["times"][at : at + len(qs)], found)
+                at += len(qs)
+            built = reply["build_s"]
+            out(f"faiss IndexBinaryMultiHash(256, 16 tables of 16 bits) built in {built:.1f} s")
+        else:
+            out(f"# faiss not found at {args.faiss_python}: run `make bench-setup` to compare.")
+
+        out(f"radius {radius} bits; lookups one at a time; bsc-cache figures include encoding")
+        out(
+            f"\n| {'queries':<16} | {'':<13} | {'index (auto)':>12} | {'flat scan':>10} "
+            f"| {'faiss MIH':>10} | {'vs flat':>8} | {'vs faiss':>8} |"
+        )
+        out(f"|{'-' * 18}|{'-' * 15}|{'-' * 14}|{'-' * 12}|{'-' * 12}|{'-' * 10}|{'-' * 10}|")
+        failures: list[str] = []
+        p50_auto = []
+        for name in sets:
+            flat_times, flat_found = results["flat"][name]
+            auto_times, auto_found = results["auto"][name]
+            hits = [i for i, f in enumerate(flat_found) if f is not None]
+            rows = {"p50 (ms)": 0.5, "p99 (ms)": 0.99}
+            for label, q in rows.items():
+                a, f = ms(auto_times, q), ms(flat_times, q)
+                p = ms(peer[name][0], q) if name in peer else None
+                out(
+                    f"| {name:<16} | {label:<13} | {a:>12.3f} | {f:>10.3f} | "
+                    + (f"{p:>10.3f}" if p is not None else f"{'n/a':>10}")
+                    + f" | {f / a:>7.1f}x | "
+                    + (f"{p / a:>7.1f}x |" if p else f"{'n/a':>8} |")
+                )
+            p50_auto.append(ms(auto_times, 0.5))
+            same = sum(auto_found[i] == flat_found[i] for i in hits)
+            peer_same = sum(peer[name][1][i] is not None for i in hits) if name in peer else None
+            out(
+                f"| {name:<16} | {'flat hits':<13} | {same:>7}/{len(hits):<4} | "
+                f"{len(hits):>5}/{len(hits):<4} | "
+                + (f"{peer_same:>5}/{len(hits):<4}" if peer_same is not None else f"{'n/a':>10}")
+                + f" | {'':>8} | {'':>8} |"
+            )
+            if auto_found != flat_found:
+                failures.append(f"{name}: the index's answers differ from the flat scan's")
+
+        out(
+            f"\nput/s into the reopened {n:,} cache (a batch of {BATCH:,}): "
+            f"{put_rate['auto']:,.0f} with the index, {put_rate['flat']:,.0f} flat"
+        )
+        out(
+            f"open-to-first-lookup: {opened['auto']:.2f} s with the index (rebuilt on open), "
+            f"{opened['flat']:.2f} s flat"
+        )
+        checks = [
+            (max(p50_auto) <= 0.3, f"lookup p50 <= 0.3 ms (worst set {max(p50_auto):.3f} ms)"),
+            (not failures, "every flat-scan hit found, the same entry and distance"),
+            (put_rate["auto"] >= 50_000, f"put rate >= 50k/s ({put_rate['auto']:,.0f})"),
+            (opened["auto"] <= 3.0, f"open-to-first-lookup <= 3 s ({opened['auto']:.2f} s)"),
+        ]
+        out("")
+        for ok, text in checks:
+            out(f"{'PASS' if ok else 'FAIL'}  {text}")
+        for failure in failures:
+            out(f"  {failure}")
+        out.save()
+        if not all(ok for ok, _ in checks):
+            sys.exit(1)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
