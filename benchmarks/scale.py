@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import Tee, machine
 
 ROOT = Path(__file__).resolve().parent.parent
-FAISS_PYTHON = ROOT.parent / "main" / ".bench-venv" / "gptcache" / "bin" / "python"
+FAISS_PYTHON = ROOT / ".bench-venv" / "gptcache" / "bin" / "python"
 RESULTS = Path(__file__).resolve().parent / "results"
 DIM = 384
 BITS = 256

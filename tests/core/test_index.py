@@ -43,6 +43,18 @@ def test_every_mode_gives_the_flat_answers(rng: np.random.Generator) -> None:
     assert any(g is not None for g in results["flat"][0])
     assert results["auto"] == results["flat"] == results["mih"]
     assert [c.index for c in caches.values()] == list(MODES)
+    # A batch longer than one block of the binding (1,024 rows) gives the single gets' answers.
+    many = np.vstack([qs] * 20)
+    for cache in caches.values():
+        before = cache.stats()
+        batch = [(h.id, h.distance) if h else None for h in cache.get_batch(many)]
+        assert batch == results["flat"][0] * 20
+        after = cache.stats()
+        found = sum(b is not None for b in batch)
+        assert (after["hits"] - before["hits"], after["misses"] - before["misses"]) == (
+            found,
+            len(many) - found,
+        )
 
 
 def test_other_values_are_refused(encoder: BinaryEncoder) -> None:

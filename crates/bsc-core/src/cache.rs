@@ -7,11 +7,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use rayon::prelude::*;
 
 use crate::clock::{Clock, SystemClock};
-use crate::code::{estimated_cosine, max_distance_for, scan, Collector, Kernel};
+use crate::code::{estimated_cosine, max_distance_for, scan, scan_many, Collector, Kernel};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
 use crate::mih::{IndexMode, Policy};
@@ -28,6 +28,8 @@ pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
 pub const RESCORE_CANDIDATES: usize = 32;
 /// Partitions at least this large are scanned by all of rayon's threads.
 const PARALLEL_SCAN_MIN: usize = 1 << 17;
+/// Queries of a batch that share one scan of the codes (and one rayon task).
+const QUERY_GROUP: usize = 64;
 /// Queued LRU touches after which a lookup applies them itself.
 const TOUCH_FLUSH: usize = 4096;
 /// Expired entries reclaimed per write, so no write holds the lock for long.
@@ -378,42 +380,89 @@ impl Cache {
     pub fn get(&self, embedding: &[f32], partition: &str) -> Result<Option<Hit>> {
         self.follow();
         let code = self.encoder.encode(embedding)?;
+        let store = self.store.read();
+        let now = self.clock.now_ms();
+        let best = self
+            .ranked(
+                &store,
+                partition,
+                &code,
+                embedding,
+                1,
+                self.config.similarity_threshold,
+                now,
+            )
+            .into_iter()
+            .next();
+        Ok(self.count_lookups(store, vec![best], now).pop().flatten())
+    }
+
+    /// [`Cache::get`] for each `dim`-long row of `embeddings`, with the same answers. Queries go in
+    /// groups to rayon's threads; in a group, those the index cannot answer share one blocked scan.
+    pub fn get_batch(&self, embeddings: &[f32], partition: &str) -> Result<Vec<Option<Hit>>> {
+        self.follow();
+        let dim = self.encoder.dim();
+        let words = self.encoder.words();
+        let store = self.store.read();
+        let now = self.clock.now_ms();
+        let threshold = self.config.similarity_threshold;
+        let part = store.partition(partition);
+        let groups = embeddings
+            .par_chunks(dim * QUERY_GROUP)
+            .map(|rows| {
+                let codes = self.encoder.encode_batch(rows)?;
+                Ok(match part {
+                    None => vec![None; rows.len() / dim],
+                    Some(_) if self.config.rescore => codes
+                        .chunks_exact(words)
+                        .zip(rows.chunks_exact(dim))
+                        .map(|(code, row)| {
+                            let ranked =
+                                self.ranked(&store, partition, code, row, 1, threshold, now);
+                            ranked.into_iter().next()
+                        })
+                        .collect(),
+                    Some(part) => self
+                        .nearest_each(&store, part, &codes, now)
+                        .into_iter()
+                        .map(|c| c.and_then(|c| hit_at(&store, part, c, self.encoder.bits())))
+                        .collect(),
+                })
+            })
+            .collect::<Result<Vec<Vec<_>>>>()?;
+        Ok(self.count_lookups(store, groups.into_iter().flatten().collect(), now))
+    }
+
+    /// Counts each lookup as a hit or miss and queues the hits' LRU touches.
+    fn count_lookups(
+        &self,
+        store: RwLockReadGuard<'_, Store>,
+        found: Vec<Option<(Hit, u32)>>,
+        now: u64,
+    ) -> Vec<Option<Hit>> {
         let mut flush = false;
-        let hit = {
-            let store = self.store.read();
-            let now = self.clock.now_ms();
-            let best = self
-                .ranked(
-                    &store,
-                    partition,
-                    &code,
-                    embedding,
-                    1,
-                    self.config.similarity_threshold,
-                    now,
-                )
-                .into_iter()
-                .next();
-            best.map(|(hit, slot)| {
+        let hits: Vec<Option<Hit>> = found
+            .into_iter()
+            .map(|found| {
+                let (hit, slot) = found?;
                 store.record_hit(slot, now);
                 let mut touches = self.touches.lock();
                 touches.push((slot, store.generation(slot)));
-                flush = touches.len() >= TOUCH_FLUSH;
-                hit
+                flush |= touches.len() >= TOUCH_FLUSH;
+                Some(hit)
             })
-        };
-        let counter = if hit.is_some() {
-            &self.counters.hits
-        } else {
-            &self.counters.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+            .collect();
+        drop(store);
+        let found = hits.iter().filter(|h| h.is_some()).count() as u64;
+        self.counters.hits.fetch_add(found, Ordering::Relaxed);
+        let missed = hits.len() as u64 - found;
+        self.counters.misses.fetch_add(missed, Ordering::Relaxed);
         // Only a hit queues a touch, so a miss takes no lock beyond the read lock.
         if flush {
             let mut store = self.store.write();
             self.apply_touches(&mut store);
         }
-        Ok(hit)
+        hits
     }
 
     /// Up to `k` live entries of `partition` with similarity at least `min_similarity` (the
@@ -673,18 +722,43 @@ impl Cache {
         scored
             .into_iter()
             .filter_map(|(similarity, id, pos, distance)| {
-                let slot = part.slot_at(pos);
-                let payload = store.payload(slot)?;
-                let hit = Hit {
-                    id,
-                    similarity,
-                    distance,
-                    kind: payload.kind(),
-                    payload: payload.bytes().to_vec(),
-                };
-                Some((hit, slot))
+                hit_with(store, part, Candidate { distance, id, pos }, similarity)
             })
             .collect()
+    }
+
+    /// The best live candidate within the threshold's radius for each code of `group`: from the
+    /// index where it answers, else from one scan shared by the rest of the group.
+    fn nearest_each(
+        &self,
+        store: &Store,
+        part: &Partition,
+        group: &[u64],
+        now: u64,
+    ) -> Vec<Option<Candidate>> {
+        let words = self.encoder.words();
+        let k = 1.min(part.len());
+        let codes: Vec<&[u64]> = group.chunks_exact(words).collect();
+        let mut tops: Vec<TopK> = codes
+            .iter()
+            .map(|_| TopK::new(k, self.max_distance, store, part, now))
+            .collect();
+        let answered: Vec<bool> = codes
+            .iter()
+            .zip(&mut tops)
+            .map(|(code, top)| part.index.search(&part.codes, code, top))
+            .collect();
+        let mut unanswered: Vec<(&[u64], &mut TopK)> = codes
+            .iter()
+            .zip(&mut tops)
+            .zip(&answered)
+            .filter(|(_, &answered)| !answered)
+            .map(|((&code, top), _)| (code, top))
+            .collect();
+        if !unanswered.is_empty() {
+            scan_many(self.kernel, &part.codes, 0..part.len(), &mut unanswered);
+        }
+        tops.into_iter().map(|t| t.items.first().copied()).collect()
     }
 
     /// The `k` nearest live codes within `limit`, by (distance, id).
@@ -728,6 +802,25 @@ impl Cache {
         merged.truncate(k);
         merged
     }
+}
+
+/// The hit for a Hamming candidate, its similarity estimated from the distance.
+fn hit_at(store: &Store, part: &Partition, c: Candidate, bits: usize) -> Option<(Hit, u32)> {
+    hit_with(store, part, c, estimated_cosine(c.distance, bits))
+}
+
+/// The hit for a candidate with its similarity, and its slot; `None` if its payload is gone.
+fn hit_with(store: &Store, part: &Partition, c: Candidate, similarity: f64) -> Option<(Hit, u32)> {
+    let slot = part.slot_at(c.pos);
+    let payload = store.payload(slot)?;
+    let hit = Hit {
+        id: c.id,
+        similarity,
+        distance: c.distance,
+        kind: payload.kind(),
+        payload: payload.bytes().to_vec(),
+    };
+    Some((hit, slot))
 }
 
 /// Re-scoring ranks by vectors beyond the Hamming radius, so `Auto` keeps it on the flat scan.
@@ -800,7 +893,9 @@ impl Collector for TopK<'_> {
         let at = self
             .items
             .partition_point(|c| (c.distance, c.id) < (distance, id));
-        if at < self.k {
+        // An index that gives up before a scan may have offered this code already.
+        let offered = self.items.get(at).is_some_and(|c| c.id == id);
+        if at < self.k && !offered {
             self.items.insert(at, Candidate { distance, id, pos });
             self.items.truncate(self.k);
         }

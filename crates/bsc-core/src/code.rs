@@ -112,6 +112,15 @@ pub trait Collector {
     fn offer(&mut self, pos: usize, distance: u32);
 }
 
+impl<C: Collector + ?Sized> Collector for &mut C {
+    fn bound(&self) -> u32 {
+        (**self).bound()
+    }
+    fn offer(&mut self, pos: usize, distance: u32) {
+        (**self).offer(pos, distance);
+    }
+}
+
 /// A popcount instruction set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
@@ -177,6 +186,18 @@ pub fn scan<C: Collector>(
     collector: &mut C,
 ) {
     debug_assert_eq!(query.len(), planes.words());
+    scan_many(kernel, planes, range, &mut [(query, collector)]);
+}
+
+/// [`scan`] for many queries at once: each block of codes is read from memory once for all of
+/// them, so a batch costs the popcounts rather than the memory traffic of one scan per query.
+pub fn scan_many<C: Collector>(
+    kernel: Kernel,
+    planes: &Planes,
+    range: Range<usize>,
+    queries: &mut [(&[u64], C)],
+) {
+    debug_assert!(queries.iter().all(|(q, _)| q.len() == planes.words()));
     let range = range.start..range.end.min(planes.len());
     #[cfg(target_arch = "x86_64")]
     {
@@ -184,45 +205,48 @@ pub fn scan<C: Collector>(
         if available.contains(&kernel) {
             // SAFETY: each arm runs only when the CPU reported the features the kernel enables.
             match kernel {
-                Kernel::Avx512 => unsafe { scan_avx512(planes, range, query, collector) },
-                Kernel::Avx2 => unsafe { scan_avx2(planes, range, query, collector) },
-                Kernel::Popcnt => unsafe { scan_popcnt(planes, range, query, collector) },
-                Kernel::Portable => scan_portable(planes, range, query, collector),
+                Kernel::Avx512 => unsafe { scan_avx512(planes, range, queries) },
+                Kernel::Avx2 => unsafe { scan_avx2(planes, range, queries) },
+                Kernel::Popcnt => unsafe { scan_popcnt(planes, range, queries) },
+                Kernel::Portable => scan_portable(planes, range, queries),
             }
             return;
         }
     }
     let _ = kernel;
-    scan_portable(planes, range, query, collector);
+    scan_portable(planes, range, queries);
 }
+
+type Queries<'q, 'c, C> = &'q mut [(&'c [u64], C)];
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vpopcntdq,popcnt")]
-fn scan_avx512<C: Collector>(planes: &Planes, range: Range<usize>, query: &[u64], c: &mut C) {
-    scan_blocks(planes, range, query, c);
+fn scan_avx512<C: Collector>(planes: &Planes, range: Range<usize>, queries: Queries<'_, '_, C>) {
+    scan_blocks(planes, range, queries);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt")]
-fn scan_avx2<C: Collector>(planes: &Planes, range: Range<usize>, query: &[u64], c: &mut C) {
-    scan_blocks(planes, range, query, c);
+fn scan_avx2<C: Collector>(planes: &Planes, range: Range<usize>, queries: Queries<'_, '_, C>) {
+    scan_blocks(planes, range, queries);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt")]
-fn scan_popcnt<C: Collector>(planes: &Planes, range: Range<usize>, query: &[u64], c: &mut C) {
-    scan_blocks(planes, range, query, c);
+fn scan_popcnt<C: Collector>(planes: &Planes, range: Range<usize>, queries: Queries<'_, '_, C>) {
+    scan_blocks(planes, range, queries);
 }
 
-fn scan_portable<C: Collector>(planes: &Planes, range: Range<usize>, query: &[u64], c: &mut C) {
-    scan_blocks(planes, range, query, c);
+fn scan_portable<C: Collector>(planes: &Planes, range: Range<usize>, queries: Queries<'_, '_, C>) {
+    scan_blocks(planes, range, queries);
 }
 
+/// Codes per block: two planes of a block (8 KiB) stay in L1 while every query reads them.
 const BLOCK: usize = 512;
 
 /// The scan itself, inlined into each kernel so it is compiled with that kernel's features.
 #[inline(always)]
-fn scan_blocks<C: Collector>(planes: &Planes, range: Range<usize>, query: &[u64], c: &mut C) {
+fn scan_blocks<C: Collector>(planes: &Planes, range: Range<usize>, queries: Queries<'_, '_, C>) {
     let Some(first) = planes.planes.first() else {
         return;
     };
@@ -233,29 +257,46 @@ fn scan_blocks<C: Collector>(planes: &Planes, range: Range<usize>, query: &[u64]
     while start < range.end {
         let end = (start + BLOCK).min(range.end);
         let partial = &mut partial[..end - start];
-        let q0 = query[0];
-        for (out, &word) in partial.iter_mut().zip(&first[start..end]) {
-            *out = (word ^ q0).count_ones();
-        }
-        if let Some(second) = second {
-            let q1 = query[1];
-            for (out, &word) in partial.iter_mut().zip(&second[start..end]) {
-                *out += (word ^ q1).count_ones();
+        for (query, c) in queries.iter_mut() {
+            let q0 = query[0];
+            let first = &first[start..end];
+            // The block's least partial distance, so a block with no code within the bound
+            // (nearly every block of a miss) costs no branch per code.
+            let mut least = u32::MAX;
+            match (second, query.get(1)) {
+                (Some(second), Some(&q1)) => {
+                    for ((out, &w0), &w1) in partial.iter_mut().zip(first).zip(&second[start..end])
+                    {
+                        let d = (w0 ^ q0).count_ones() + (w1 ^ q1).count_ones();
+                        *out = d;
+                        least = least.min(d);
+                    }
+                }
+                _ => {
+                    for (out, &w0) in partial.iter_mut().zip(first) {
+                        let d = (w0 ^ q0).count_ones();
+                        *out = d;
+                        least = least.min(d);
+                    }
+                }
             }
-        }
-        let mut bound = c.bound();
-        for (i, &d2) in partial.iter().enumerate() {
-            if d2 > bound {
+            let mut bound = c.bound();
+            if least > bound {
                 continue;
             }
-            let pos = start + i;
-            let mut distance = d2;
-            for (plane, &q) in rest.iter().zip(query.iter().skip(2)) {
-                distance += (plane[pos] ^ q).count_ones();
-            }
-            if distance <= bound {
-                c.offer(pos, distance);
-                bound = c.bound();
+            for (i, &d2) in partial.iter().enumerate() {
+                if d2 > bound {
+                    continue;
+                }
+                let pos = start + i;
+                let mut distance = d2;
+                for (plane, &q) in rest.iter().zip(query.iter().skip(2)) {
+                    distance += (plane[pos] ^ q).count_ones();
+                }
+                if distance <= bound {
+                    c.offer(pos, distance);
+                    bound = c.bound();
+                }
             }
         }
         start = end;

@@ -24,6 +24,8 @@ const DEFAULT_PARTITION: &str = "";
 /// Rows copied out of numpy per GIL release in batch calls: small enough that the copy stays
 /// below the allocator's mmap threshold and leaves no large block behind.
 const BATCH_ROWS: usize = 64;
+/// Rows of a `get_batch` block: enough groups of queries to keep every core on its own scan.
+const LOOKUP_BATCH_ROWS: usize = 1024;
 
 /// One entry found by a lookup.
 #[pyclass(module = "binary_semantic_cache._core", name = "CacheHit", frozen)]
@@ -345,17 +347,13 @@ impl PyBinarySemanticCache {
         let data = arrays::rows_of(&array, dim)?;
         let partition = partition.unwrap_or(DEFAULT_PARTITION);
         let mut hits = Vec::with_capacity(data.len() / dim);
-        // Copied out in blocks so a large batch never doubles its memory.
-        for block in data.chunks(BATCH_ROWS * dim) {
+        // Copied out in blocks so a large batch never doubles its memory; each block is one
+        // batched scan.
+        for block in data.chunks(LOOKUP_BATCH_ROWS * dim) {
             let block = block.to_vec();
             let cache = &self.cache()?;
             let found = py
-                .detach(|| {
-                    block
-                        .chunks_exact(dim)
-                        .map(|row| cache.get(row, partition))
-                        .collect::<bsc_core::Result<Vec<_>>>()
-                })
+                .detach(|| cache.get_batch(&block, partition))
                 .map_err(to_py)?;
             hits.extend(found);
         }
