@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,27 +28,29 @@ import numpy as np
 import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _planted import (
+    BITS,
+    DIM,
+    FAISS_PYTHON,
+    Found,
+    ask_faiss,
+    entry_ids,
+    fill,
+    load_codes,
+    near_duplicates,
+    radius_for,
+)
 from _report import Tee, machine
 
-ROOT = Path(__file__).resolve().parent.parent
-FAISS_PYTHON = ROOT / ".bench-venv" / "gptcache" / "bin" / "python"
 RESULTS = Path(__file__).resolve().parent / "results"
-DIM = 384
-BITS = 256
-FILL = 100_000
-NOISE = (0.02, 0.05, 0.1)  # per-coordinate noise of near-duplicates: about 2, 4 and 8 bits flipped
 REPEATS = 3  # each timing is the best of three, against the machine's noise
-
-Found = list[tuple[int, int] | None]  # (entry id, distance) per query, or None
 
 
 def faiss_worker(codes_path: str, queries_path: str, radius: int) -> dict[str, Any]:
     import faiss  # type: ignore[import-not-found]
 
-    codes = np.load(codes_path, mmap_mode="r")
     index = faiss.IndexBinaryFlat(BITS)
-    for start in range(0, len(codes), 1_000_000):
-        index.add(np.ascontiguousarray(codes[start : start + 1_000_000]).view(np.uint8))
+    load_codes(index, codes_path)
     queries = np.load(queries_path)
     seconds, found = [], []
     for batch in queries:
@@ -136,21 +137,9 @@ def main() -> None:
         cache = BinarySemanticCache(
             encoder, max_entries=n, path=work / "cache", durability="manual"
         )
-        codes = np.lib.format.open_memmap(
-            work / "codes.npy", mode="w+", dtype=np.uint64, shape=(n, BITS // 64)
-        )
-        ids = np.empty(n, dtype=np.int64)
-        sources = []
-        for start in range(0, n, FILL):
-            rows = rng.standard_normal((min(FILL, n - start), DIM), dtype=np.float32)
-            ids[start : start + len(rows)] = cache.put_batch(rows, [b"x"] * len(rows))
-            codes[start : start + len(rows)] = encoder.encode_batch(rows)
-            sources.extend(rows[rng.integers(0, len(rows), -(-q // -(-n // FILL)))])
-        codes.flush()
-        src = np.array(sources[:q])
-        noise = np.resize(np.array(NOISE, dtype=np.float32), len(src))[:, None]
+        filled = fill(cache, encoder, n, work, rng, sources=q)
         sets = {
-            "near-duplicates": src + noise * rng.standard_normal(src.shape, dtype=np.float32),
+            "near-duplicates": near_duplicates(filled.sources, rng),
             "random misses": rng.standard_normal((q, DIM), dtype=np.float32),
         }
         cache.save()
@@ -161,36 +150,15 @@ def main() -> None:
             with BinarySemanticCache(path=work / "cache", index=mode) as reopened:
                 results[mode] = timed_sets(reopened, sets)
 
-        radius = max(
-            d for d in range(BITS + 1) if np.cos(np.pi * d / BITS) >= DEFAULT_SIMILARITY_THRESHOLD
-        )
+        radius = radius_for(DEFAULT_SIMILARITY_THRESHOLD)
         peer: dict[str, tuple[float, Found]] = {}
         threads = "n/a"
         if args.faiss_python.exists():
-            np.save(
-                work / "queries.npy", np.stack([encoder.encode_batch(s) for s in sets.values()])
-            )
-            proc = subprocess.run(
-                [
-                    str(args.faiss_python),
-                    __file__,
-                    "--worker",
-                    str(work / "codes.npy"),
-                    str(work / "queries.npy"),
-                    str(radius),
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-                cwd=ROOT,
-            )
-            reply = json.loads(proc.stdout.strip().splitlines()[-1])
+            query_codes = np.stack([encoder.encode_batch(s) for s in sets.values()])
+            reply = ask_faiss(args.faiss_python, __file__, work, query_codes, radius)
             threads = str(reply["threads"])
             for name, seconds, found in zip(sets, reply["seconds"], reply["found"], strict=True):
-                peer[name] = (
-                    seconds,
-                    [None if f is None else (int(ids[f[0]]), f[1]) for f in found],
-                )
+                peer[name] = (seconds, entry_ids(found, filled.ids))
         else:
             out(f"# faiss not found at {args.faiss_python}: run `make bench-setup` to compare.")
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,28 +29,31 @@ import numpy as np
 import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _planted import (
+    BITS,
+    DIM,
+    FAISS_PYTHON,
+    FILL,
+    Found,
+    ask_faiss,
+    entry_ids,
+    fill,
+    load_codes,
+    near_duplicates,
+    radius_for,
+)
 from _report import Tee, machine
 
-ROOT = Path(__file__).resolve().parent.parent
-FAISS_PYTHON = ROOT / ".bench-venv" / "gptcache" / "bin" / "python"
 RESULTS = Path(__file__).resolve().parent / "results"
-DIM = 384
-BITS = 256
-BATCH = 100_000
-NOISE = (0.02, 0.05, 0.1)  # per-coordinate noise of near-duplicates: about 2, 4 and 8 bits flipped
-
-Found = list[tuple[int, int] | None]  # (entry id, distance) per query, or None
 
 
 def faiss_worker(codes_path: str, queries_path: str, radius: int) -> dict[str, Any]:
     import faiss  # type: ignore[import-not-found]
 
     faiss.omp_set_num_threads(1)  # one query at a time, as a lookup
-    codes = np.load(codes_path, mmap_mode="r")
     index = faiss.IndexBinaryMultiHash(BITS, 16, 16)
     t0 = time.perf_counter()
-    for start in range(0, len(codes), 1_000_000):
-        index.add(np.ascontiguousarray(codes[start : start + 1_000_000]).view(np.uint8))
+    load_codes(index, codes_path)
     build_s = time.perf_counter() - t0
     queries = np.load(queries_path).view(np.uint8)
     times, found = [], []
@@ -124,35 +126,15 @@ def main() -> None:
         cache = BinarySemanticCache(
             encoder, max_entries=n, path=work / "cache", durability="manual"
         )
-        codes = np.lib.format.open_memmap(
-            work / "codes.npy", mode="w+", dtype=np.uint64, shape=(n, BITS // 64)
-        )
-        ids = np.empty(n, dtype=np.int64)
-        batches = -(-n // BATCH)
-        per_batch = -(-len(planted_a) // batches)
-        sources: list[npt.NDArray[np.float32]] = []
-        put_s = 0.0
-        for b, start in enumerate(range(0, n, BATCH)):
-            rows = rng.standard_normal((min(BATCH, n - start), DIM), dtype=np.float32)
-            planted = planted_a[b * per_batch : (b + 1) * per_batch]
-            rows[: len(planted)] = planted
-            pick = rng.integers(len(planted), len(rows), -(-args.queries // batches))
-            sources.extend(rows[pick])
-            t = time.perf_counter()
-            ids[start : start + len(rows)] = cache.put_batch(rows, [b"x"] * len(rows))
-            put_s += time.perf_counter() - t
-            codes[start : start + len(rows)] = encoder.encode_batch(rows)
-        codes.flush()
-        src = np.array(sources[: args.queries])
-        noise = np.resize(np.array(NOISE, dtype=np.float32), len(src))[:, None]
+        filled = fill(cache, encoder, n, work, rng, args.queries, planted_a)
         sets = {
-            "near-duplicates": src + noise * rng.standard_normal(src.shape, dtype=np.float32),
+            "near-duplicates": near_duplicates(filled.sources, rng),
             "QQP paraphrases": planted_b,
             "random misses": rng.standard_normal((args.queries, DIM), dtype=np.float32),
         }
-        fresh = rng.standard_normal((BATCH, DIM), dtype=np.float32)
+        fresh = rng.standard_normal((FILL, DIM), dtype=np.float32)
         out(f"\n## N = {n:,} (dim {DIM}, {BITS} bits, threshold {DEFAULT_SIMILARITY_THRESHOLD})")
-        out(f"fill: {n / put_s:,.0f} put/s with index='auto' (put_batch, encoding included)")
+        out(f"fill: {n / filled.put_s:,.0f} put/s with index='auto' (put_batch, encoding included)")
         cache.save()
         cache.close()
 
@@ -160,8 +142,10 @@ def main() -> None:
         opened: dict[str, float] = {}
         put_rate: dict[str, float] = {}
         for mode in ("auto", "flat"):
+            # Each mode opens its own copy: the timed puts evict, and closing persists them.
+            shutil.copytree(work / "cache", work / mode)
             t = time.perf_counter()
-            cache = BinarySemanticCache(path=work / "cache", index=mode)
+            cache = BinarySemanticCache(path=work / mode, index=mode)
             cache.get(sets["random misses"][0])
             opened[mode] = time.perf_counter() - t
             results[mode] = {name: lookups(cache, qs) for name, qs in sets.items()}
@@ -169,30 +153,16 @@ def main() -> None:
             cache.put_batch(fresh, [b"x"] * len(fresh))
             put_rate[mode] = len(fresh) / (time.perf_counter() - t)
             cache.close()
+            shutil.rmtree(work / mode)
 
-        radius = 0
-        for d in range(BITS + 1):  # the largest distance whose estimated cosine passes
-            if np.cos(np.pi * d / BITS) >= DEFAULT_SIMILARITY_THRESHOLD:
-                radius = d
+        radius = radius_for(DEFAULT_SIMILARITY_THRESHOLD)
         peer: dict[str, tuple[list[float], Found]] = {}
         if args.faiss_python.exists():
             query_codes = np.vstack([encoder.encode_batch(qs) for qs in sets.values()])
-            np.save(work / "queries.npy", query_codes)
-            worker_args = [str(work / "codes.npy"), str(work / "queries.npy"), str(radius)]
-            proc = subprocess.run(
-                [str(args.faiss_python), __file__, "--worker", *worker_args],
-                check=True,
-                capture_output=True,
-                text=True,
-                cwd=ROOT,
-            )
-            reply = json.loads(proc.stdout.strip().splitlines()[-1])
+            reply = ask_faiss(args.faiss_python, __file__, work, query_codes, radius)
             at = 0
             for name, qs in sets.items():
-                found = [
-                    None if f is None else (int(ids[f[0]]), f[1])
-                    for f in reply["found"][at : at + len(qs)]
-                ]
+                found = entry_ids(reply["found"][at : at + len(qs)], filled.ids)
                 peer[name] = (reply["times"][at : at + len(qs)], found)
                 at += len(qs)
             built = reply["build_s"]
@@ -235,7 +205,7 @@ def main() -> None:
                 failures.append(f"{name}: the index's answers differ from the flat scan's")
 
         out(
-            f"\nput/s into the reopened {n:,} cache (a batch of {BATCH:,}): "
+            f"\nput/s into the reopened {n:,} cache (a batch of {FILL:,}): "
             f"{put_rate['auto']:,.0f} with the index, {put_rate['flat']:,.0f} flat"
         )
         out(

@@ -7,26 +7,13 @@ use std::sync::Arc;
 use bsc_core::{Cache, CacheConfig, Encoder, EntryId, IndexMode, ManualClock};
 use proptest::prelude::*;
 
+mod common;
+
 const DIM: usize = 16;
 
 /// Clusters of nearby vectors, so some queries hit and some miss.
 fn vectors(seed: u64, count: usize) -> Vec<Vec<f32>> {
-    let mut x = seed | 1;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % 2001) as f32 / 1000.0 - 1.0
-    };
-    let mut out = Vec::new();
-    while out.len() < count {
-        let base: Vec<f32> = (0..DIM).map(|_| next()).collect();
-        for _ in 0..3 {
-            out.push(base.iter().map(|b| b + 0.3 * next()).collect());
-        }
-    }
-    out.truncate(count);
-    out
+    common::clustered(seed, count, DIM, 3, 0.3)
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -117,17 +104,20 @@ proptest! {
     }
 }
 
-#[test]
-fn a_batch_of_an_unknown_partition_or_no_rows_is_all_misses() {
-    let clock = ManualClock::new(0);
+fn small_cache(bits: usize, mode: IndexMode) -> Cache {
     let setup = Setup {
-        bits: 128,
-        mode: IndexMode::Auto,
+        bits,
+        mode,
         rescore: false,
         threshold: 0.9,
         max_entries: 10,
     };
-    let c = cache(setup, &clock);
+    cache(setup, &ManualClock::new(0))
+}
+
+#[test]
+fn a_batch_of_an_unknown_partition_or_no_rows_is_all_misses() {
+    let c = small_cache(128, IndexMode::Auto);
     c.put(&vectors(1, 1)[0], "p", 0, b"x", None).unwrap();
     let rows: Vec<f32> = vectors(1, 3).concat();
     assert_eq!(
@@ -140,15 +130,7 @@ fn a_batch_of_an_unknown_partition_or_no_rows_is_all_misses() {
 
 #[test]
 fn a_batch_that_is_not_whole_rows_is_refused_and_counts_nothing() {
-    let clock = ManualClock::new(0);
-    let setup = Setup {
-        bits: 64,
-        mode: IndexMode::Flat,
-        rescore: false,
-        threshold: 0.9,
-        max_entries: 10,
-    };
-    let c = cache(setup, &clock);
+    let c = small_cache(64, IndexMode::Flat);
     let err = c.get_batch(&[0.5; DIM + 3], "p").unwrap_err();
     assert!(err.to_string().contains("16"), "{err}");
     let mut rows = vectors(2, 2).concat();

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use bsc_core::{Cache, CacheConfig, Encoder, EntryId, Hit, IndexMode, ManualClock};
 use proptest::prelude::*;
 
+mod common;
+
 const DIM: usize = 16;
 const VECTORS: usize = 48;
 
@@ -54,22 +56,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 /// Clusters of nearby vectors, so codes share blocks and lie within the radius of each other.
 fn vectors(seed: u64, count: usize) -> Vec<Vec<f32>> {
-    let mut x = seed | 1;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % 2001) as f32 / 1000.0 - 1.0
-    };
-    let mut out = Vec::new();
-    while out.len() < count {
-        let base: Vec<f32> = (0..DIM).map(|_| next()).collect();
-        for _ in 0..4 {
-            out.push(base.iter().map(|b| b + 0.25 * next()).collect());
-        }
-    }
-    out.truncate(count);
-    out
+    common::clustered(seed, count, DIM, 4, 0.25)
 }
 
 fn pair(bits: usize, max_entries: usize, threshold: f64, seed: u64) -> (Cache, Cache, ManualClock) {

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use bsc_core::{estimated_cosine, hamming, Cache, CacheConfig, Encoder, EntryId, ManualClock};
 use proptest::prelude::*;
 
+mod common;
+
 const DIM: usize = 8;
 
 #[derive(Debug, Clone)]
@@ -92,23 +94,9 @@ impl Model {
     }
 }
 
+/// Four clusters of three nearby vectors each, so lookups hit, miss and tie.
 fn vectors(seed: u64) -> Vec<Vec<f32>> {
-    // Four clusters of three nearby vectors each, so lookups hit, miss and tie.
-    let mut x = seed | 1;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x % 2001) as f32 / 1000.0 - 1.0
-    };
-    let mut out = Vec::new();
-    for _ in 0..4 {
-        let base: Vec<f32> = (0..DIM).map(|_| next()).collect();
-        for _ in 0..3 {
-            out.push(base.iter().map(|b| b + 0.3 * next()).collect());
-        }
-    }
-    out
+    common::clustered(seed, 12, DIM, 3, 0.3)
 }
 
 fn run(ops: Vec<Op>, bits: usize, max_entries: usize, threshold: f64, seed: u64) {
