@@ -29,29 +29,39 @@ class Flight:
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
-        self._done = threading.Event()
+        # A latch: held from the start until the flight lands. Every lookup that finds nothing
+        # leads a flight, so it is a bare lock rather than an Event (a Condition and two locks).
+        self._landing = threading.Lock()
+        self._landing.acquire()
+        self._landed = False
         self._lock = threading.Lock()
         self._futures: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
     def land(self) -> None:
         """Wake every waiter: the answer is stored, or the leader gave up."""
         with self._lock:
-            self._done.set()
+            if self._landed:
+                return
+            self._landed = True
             futures, self._futures = self._futures, []
+        self._landing.release()
         for loop, future in futures:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(_resolve, future)
 
     def wait(self) -> bool:
         """Block until the flight lands or its deadline; whether it landed."""
-        return self._done.wait(max(0.0, self.deadline - time.monotonic()))
+        if self._landing.acquire(timeout=max(0.0, self.deadline - time.monotonic())):
+            self._landing.release()  # the next waiter goes through too
+            return True
+        return False
 
     async def await_landing(self) -> bool:
         """:meth:`wait` for asyncio: the event loop goes on meanwhile."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         with self._lock:
-            if self._done.is_set():
+            if self._landed:
                 return True
             self._futures.append((loop, future))
         try:

@@ -340,7 +340,10 @@ impl Table {
         let keys: Vec<u32> = (0..n)
             .map(|pos| block(|w| planes.plane(w)[pos], lo, width))
             .collect();
-        let mut start = vec![0u32; (1usize << width) + 1];
+        // Each bucket gets one free place beyond its codes, so the puts after a build land in
+        // their buckets rather than the spill map (a put touches every table).
+        let mut start = vec![1u32; (1usize << width) + 1];
+        start[0] = 0;
         for &k in &keys {
             start[k as usize + 1] += 1;
         }
@@ -348,7 +351,7 @@ impl Table {
             start[k] += start[k - 1];
         }
         let mut fill: Vec<u32> = start[..start.len() - 1].to_vec();
-        let mut items = vec![EMPTY; n];
+        let mut items = vec![EMPTY; n + (1usize << width)];
         for (pos, &k) in keys.iter().enumerate() {
             let at = &mut fill[k as usize];
             items[*at as usize] = pos as u32;
