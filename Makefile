@@ -66,6 +66,7 @@ bench-setup: setup redis-server
 # Every script prints its figures; results.py then writes the README's results section.
 bench: setup
 	$(BIN)/python benchmarks/core.py
+	$(BIN)/python benchmarks/batch.py
 	$(BIN)/python benchmarks/persist.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/peers.py

@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=1000, help="per batch")
     parser.add_argument("--faiss-python", type=Path, default=FAISS_PYTHON)
+    parser.add_argument("--out", type=Path, help="where the table goes (default: results/)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -128,7 +129,7 @@ def main() -> None:
     )
 
     n, q = args.n, args.queries
-    out = Tee(RESULTS / f"batch-{n}.md")
+    out = Tee(args.out or RESULTS / f"batch-{n}.md")
     out(f"# {date.today()}, {machine()}")
     work = Path(tempfile.mkdtemp(prefix="bsc-batch-"))
     try:

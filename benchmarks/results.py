@@ -22,6 +22,10 @@ SOURCES = {
     "persist.md": ("Persistence against binary-semantic-cache 1.0.1", "benchmarks/persist.py"),
     "quality.md": ("Answer quality on labelled question pairs", "benchmarks/quality.py"),
     "peers.md": ("Speed and persistence against peers", "benchmarks/peers.py"),
+    "batch-1000000.md": (
+        "Batched lookups against single gets and faiss's batched flat search",
+        "benchmarks/batch.py",
+    ),
 }
 
 

@@ -1,4 +1,4 @@
-"""Smoke tests: benchmarks/quality.py on a small QQP sample, and results.py on its output."""
+"""Smoke tests: benchmarks/quality.py on a small QQP sample, results.py on its output, batch.py."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def write_speed_outputs(results: Path) -> None:
     """Stand-ins for what core.py and persist.py write (their real runs take minutes)."""
     (results / "core.md").write_text("# today, a machine\n\n## dim 8, N = 10\n")
     (results / "persist.md").write_text("# today, a machine\n\n## N = 20\n")
+    (results / "batch-1000000.md").write_text("# today, a machine\n\n## N = 30, batches\n")
 
 
 def test_quality_script_on_a_sample_then_results_section(qqp_path: Path, tmp_path: Path) -> None:
@@ -58,6 +59,20 @@ def test_quality_script_on_a_sample_then_results_section(qqp_path: Path, tmp_pat
     assert text.endswith("<!-- results:end -->\nafter\n") and "STALE TEXT" not in text
     assert "#### pairs: best F1 per method" in text and "### N = 10 entries" in text
     assert "#### dim 8, N = 10" in text and "#### N = 20" in text
+    assert "#### N = 30, batches" in text
+
+
+def test_batch_script_answers_as_single_gets(tmp_path: Path) -> None:
+    out = tmp_path / "batch.md"
+    # Answers only: speed against faiss means nothing at a toy size.
+    no_faiss = str(tmp_path / "no-faiss")
+    args = ["--n", "3000", "--queries", "150", "--faiss-python", no_faiss, "--out", str(out)]
+    proc = run("benchmarks/batch.py", *args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS  every batch answers as single gets" in proc.stdout
+    assert "near-duplicates: 150/150 hits" in proc.stdout
+    assert "random misses: 0/150 hits" in proc.stdout
+    assert out.read_text().startswith("# ")
 
 
 def test_results_script_without_markers_prints_the_section(tmp_path: Path) -> None:
