@@ -44,6 +44,8 @@ pub struct CacheConfig {
     pub ttl_seconds: Option<f64>,
     /// Keep an int8 copy of each embedding and re-rank Hamming candidates by their cosine.
     pub rescore: bool,
+    /// How partitions are searched from the start (an open builds only the index asked for).
+    pub index: IndexMode,
 }
 
 impl Default for CacheConfig {
@@ -53,6 +55,7 @@ impl Default for CacheConfig {
             similarity_threshold: DEFAULT_SIMILARITY_THRESHOLD,
             ttl_seconds: None,
             rescore: false,
+            index: IndexMode::Auto,
         }
     }
 }
@@ -216,7 +219,7 @@ impl Cache {
         let mut store = store;
         let max_distance = max_distance_for(config.similarity_threshold, encoder.bits());
         store.set_index(index_policy(
-            IndexMode::Auto,
+            config.index,
             &config,
             max_distance,
             encoder.bits(),
@@ -914,6 +917,7 @@ mod tests {
             similarity_threshold: 0.95,
             ttl_seconds: None,
             rescore: false,
+            ..CacheConfig::default()
         };
         let options = PersistOptions {
             durability: Durability::Manual,
@@ -966,6 +970,7 @@ mod tests {
             similarity_threshold: 0.0,
             ttl_seconds: None,
             rescore: true,
+            ..CacheConfig::default()
         };
         let cache = Cache::new(Encoder::new(16, 128, 9)?, config)?;
         for payload in [b"a", b"b", b"c"] {

@@ -162,7 +162,8 @@ pub(crate) struct EntryView<'a> {
 /// One entry as a snapshot or log restores it.
 pub(crate) struct Restored<'a> {
     pub id: EntryId,
-    pub partition: &'a str,
+    /// The store's index of the partition, from [`Store::partition_id`].
+    pub partition: u32,
     pub code: &'a [u64],
     pub vector: Option<Quantised>,
     pub payload: Payload,
@@ -247,8 +248,9 @@ impl Store {
         let s = &mut self.slots[slot as usize];
         *s.hits.get_mut() = 0;
         *s.last_access_s.get_mut() = seconds(now_ms);
+        let part_index = self.partition_id(partition);
         self.place(
-            slot, partition, code, quantised, payload, now_ms, expires_ms,
+            slot, part_index, code, quantised, payload, now_ms, expires_ms,
         )
     }
 
@@ -256,14 +258,13 @@ impl Store {
     fn place(
         &mut self,
         slot: u32,
-        partition: &str,
+        part_index: u32,
         code: &[u64],
         quantised: Option<Quantised>,
         payload: Payload,
         created_ms: u64,
         expires_ms: u64,
     ) -> EntryId {
-        let part_index = self.partition_index_or_create(partition);
         let part = &mut self.partitions[part_index as usize];
         let pos = part.slots.len() as u32;
         part.codes.push(code);
@@ -573,7 +574,8 @@ impl Store {
         (self.slots.len() - 1) as u32
     }
 
-    fn partition_index_or_create(&mut self, name: &str) -> u32 {
+    /// The index of the partition named `name`, created if it does not exist yet.
+    pub(crate) fn partition_id(&mut self, name: &str) -> u32 {
         if let Some(&index) = self.by_name.get(name) {
             return index;
         }

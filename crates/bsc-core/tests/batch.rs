@@ -31,6 +31,7 @@ fn cache(setup: Setup, clock: &ManualClock) -> Cache {
         similarity_threshold: setup.threshold,
         ttl_seconds: None,
         rescore: setup.rescore,
+        ..CacheConfig::default()
     };
     let encoder = Encoder::new(DIM, setup.bits, 7).unwrap();
     let cache = Cache::with_clock(encoder, config, Arc::new(clock.clone())).unwrap();

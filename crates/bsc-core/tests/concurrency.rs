@@ -15,6 +15,7 @@ fn eight_threads_mixed_operations_keep_the_counts() {
         similarity_threshold: 0.8,
         ttl_seconds: Some(0.5),
         rescore: false,
+        ..CacheConfig::default()
     };
     let cache = Arc::new(Cache::new(Encoder::new(dim, 256, 9).unwrap(), config).unwrap());
     let gets = Arc::new(AtomicU64::new(0));

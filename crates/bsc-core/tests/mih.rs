@@ -67,6 +67,7 @@ fn pair(bits: usize, max_entries: usize, threshold: f64, seed: u64) -> (Cache, C
         similarity_threshold: threshold,
         ttl_seconds: None,
         rescore: false,
+        ..CacheConfig::default()
     };
     let make = |mode| {
         let cache = Cache::with_clock(encoder.clone(), config.clone(), Arc::new(clock.clone()));

@@ -107,6 +107,7 @@ fn run(ops: Vec<Op>, bits: usize, max_entries: usize, threshold: f64, seed: u64)
         similarity_threshold: threshold,
         ttl_seconds: None,
         rescore: false,
+        ..CacheConfig::default()
     };
     let cache = Cache::with_clock(encoder.clone(), config, Arc::new(clock.clone())).unwrap();
     let vecs = vectors(seed);

@@ -30,6 +30,7 @@ fn config(rescore: bool) -> CacheConfig {
         similarity_threshold: 0.95,
         ttl_seconds: None,
         rescore,
+        ..CacheConfig::default()
     }
 }
 

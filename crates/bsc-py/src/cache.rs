@@ -196,6 +196,7 @@ impl PyBinarySemanticCache {
             similarity_threshold: similarity_threshold.0,
             ttl_seconds: ttl_seconds.map(|t| t.0),
             rescore,
+            index,
         };
         // Checked with or without a path, so a typo is found before the path is added.
         let options = PersistOptions {
@@ -220,9 +221,6 @@ impl PyBinarySemanticCache {
             }
         }
         .map_err(to_py)?;
-        if index != IndexMode::Auto {
-            py.detach(|| cache.set_index(index));
-        }
         let encoder = match encoder {
             Some(e) => e.unbind(),
             None => Py::new(

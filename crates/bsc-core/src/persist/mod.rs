@@ -330,7 +330,7 @@ fn apply(
         } => {
             let restored = Restored {
                 id,
-                partition,
+                partition: store.partition_id(partition),
                 code: &code,
                 vector: if rescore {
                     vector.map(|v| quantise(&v, dim))

@@ -407,20 +407,20 @@ impl Loaded {
         }
         let (payload_start, payload_len) = self.sections[Tag::Payloads as usize - 1];
         store.reserve(n as usize);
+        let mut part_ids: Vec<Option<u32>> = vec![None; names.len()];
         let mut code = vec![0u64; words];
         for _ in 0..n {
             let at = entries.offset();
-            let slot = entries.u32()?;
-            let generation = entries.u32()?;
-            let partition = entries.u32()? as usize;
-            let hits = entries.u32()?;
-            let last_access_s = entries.u32()?;
-            let header = entries.u32()?;
-            let created_ms = entries.u64()?;
-            let expires_ms = entries.u64()?;
-            let offset = entries.u64()?;
-            for w in code.iter_mut() {
-                *w = entries.u64()?;
+            // One bounds check per record; the fields are read at fixed offsets.
+            let rec = entries.bytes(record)?;
+            let u32_at =
+                |i: usize| u32::from_le_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
+            let u64_at = |i: usize| u64::from(u32_at(i)) | (u64::from(u32_at(i + 4)) << 32);
+            let (slot, generation, partition) = (u32_at(0), u32_at(4), u32_at(8) as usize);
+            let (hits, last_access_s, header) = (u32_at(12), u32_at(16), u32_at(20));
+            let (created_ms, expires_ms, offset) = (u64_at(24), u64_at(32), u64_at(40));
+            for (w, word) in code.iter_mut().enumerate() {
+                *word = u64_at(48 + 8 * w);
             }
             let len = (header & 0x00FF_FFFF) as usize;
             let block_end = offset.checked_add((PAYLOAD_HEADER + len) as u64);
@@ -447,6 +447,8 @@ impl Loaded {
             let Some(name) = names.get(partition) else {
                 return Err(entries.corrupt("entry names a partition that does not exist"));
             };
+            // Each name is looked up in the store once, not once per entry.
+            let part_index = *part_ids[partition].get_or_insert_with(|| store.partition_id(name));
             let vector = if with_vectors {
                 let norm = f32::from_bits(vectors.u32()?);
                 let v = vectors.bytes(dim)?.iter().map(|&b| b as i8).collect();
@@ -460,7 +462,7 @@ impl Loaded {
             let payload = unsafe { Payload::borrowed(NonNull::from(&self.map[block])) };
             let restored = Restored {
                 id: entry_id(slot, generation),
-                partition: name,
+                partition: part_index,
                 code: &code,
                 vector,
                 payload,
