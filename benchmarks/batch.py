@@ -3,10 +3,11 @@
 Fills one persisted cache (dim 384, 256 bits) with N random embeddings, then looks up batches of
 1,000 queries: near-duplicates of stored entries (a few bits flipped, all hits) and random
 embeddings (all misses). Each set is timed as one `get_batch` and as a loop of `get`s in the same
-process, with index="auto" (the multi-index hash above 65,536 entries) and reopened with
-index="flat"; the same codes go to faiss's IndexBinaryFlat (`search` of the whole batch, k=1, its
-default threads) in a worker of the benchmark environment. Prints queries/s, the answers'
-agreement, checks the batch figures of issue 19 and exits 1 if one fails.
+process, reopened with index="mih" (the multi-index hash, which index="auto" uses from 2,097,152
+entries) and with index="flat" (what "auto" uses below that). The same codes go to faiss's
+IndexBinaryFlat (`search` of the whole batch, k=1, its default threads) in a worker of the
+benchmark environment. Prints queries/s and the answers' agreement, checks the batch figures of
+issue 19 and exits 1 if one fails.
 
     make bench-setup && .venv/bin/python benchmarks/batch.py
     .venv/bin/python benchmarks/batch.py --n 100000   # a quicker run
@@ -70,12 +71,12 @@ def faiss_worker(codes_path: str, queries_path: str, radius: int) -> dict[str, A
 
 
 COLUMNS = [
-    "get_batch auto",
+    "get_batch mih",
     "get_batch flat",
-    "get loop auto",
+    "get loop mih",
     "get loop flat",
     "faiss flat",
-    "batch vs loop",
+    "flat batch vs loop",
     "vs faiss",
 ]
 WIDTHS = [16, *(len(c) for c in COLUMNS)]
@@ -147,7 +148,7 @@ def main() -> None:
         cache.close()
 
         results: dict[str, dict[str, Any]] = {}
-        for mode in ("auto", "flat"):
+        for mode in ("mih", "flat"):
             with BinarySemanticCache(path=work / "cache", index=mode) as reopened:
                 results[mode] = timed_sets(reopened, sets)
 
@@ -171,30 +172,32 @@ def main() -> None:
         failures: list[str] = []
         worst_rate, worst_vs_faiss = float("inf"), float("inf")
         for name in sets:
-            auto, flat = results["auto"][name], results["flat"][name]
+            mih, flat = results["mih"][name], results["flat"][name]
             rate = {
                 k: q / v
                 for k, v in (
-                    ("ba", auto["batch_s"]),
+                    ("bm", mih["batch_s"]),
                     ("bf", flat["batch_s"]),
-                    ("la", auto["loop_s"]),
+                    ("lm", mih["loop_s"]),
                     ("lf", flat["loop_s"]),
                 )
             }
             faiss_rate = q / peer[name][0] if name in peer else None
-            vs_loop = rate["ba"] / rate["lf"]
-            vs_faiss = rate["ba"] / faiss_rate if faiss_rate else None
-            figures = [rate["ba"], rate["bf"], rate["la"], rate["lf"], faiss_rate]
+            # The batched scan against the loop of flat scans; the slower mode against faiss.
+            slower = min(rate["bm"], rate["bf"])
+            vs_loop = rate["bf"] / rate["lf"]
+            vs_faiss = slower / faiss_rate if faiss_rate else None
+            figures = [rate["bm"], rate["bf"], rate["lm"], rate["lf"], faiss_rate]
             cells = [f"{x:,.0f}" if x else "n/a" for x in figures]
             ratios = [f"{vs_loop:.1f}x", f"{vs_faiss:.1f}x" if vs_faiss else "n/a"]
             table_row(out, [name, *cells, *ratios])
-            worst_rate = min(worst_rate, rate["ba"])
+            worst_rate = min(worst_rate, slower)
             if vs_faiss is not None:
                 worst_vs_faiss = min(worst_vs_faiss, vs_faiss)
             for label, got in (
-                ("auto batch", auto["batch"]),
+                ("mih batch", mih["batch"]),
                 ("flat batch", flat["batch"]),
-                ("auto loop", auto["loop"]),
+                ("mih loop", mih["loop"]),
             ):
                 if got != flat["loop"]:
                     failures.append(f"{name}: {label} answers differ from single flat gets")

@@ -12,7 +12,8 @@ from binary_semantic_cache import BinaryEncoder, BinarySemanticCache
 
 from .conftest import DIM, unit
 
-# Above the core's switch-on size (MIH_MIN_ENTRIES = 65,536), so "auto" indexes too.
+# Enough for "mih" to grow, spill and rebuild its tables. "auto" indexes only from 2,097,152
+# entries (the core's MIH_MIN_ENTRIES); its switch and give-up are tested in crates/bsc-core/tests.
 N = 70_000
 MODES = ("auto", "flat", "mih")
 

@@ -14,7 +14,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::code::{estimated_cosine, max_distance_for, scan, scan_many, Collector, Kernel};
 use crate::encoder::Encoder;
 use crate::error::{Error, Result};
-use crate::mih::{IndexMode, Policy};
+use crate::mih::{IndexMode, Policy, MIH_MIN_ENTRIES};
 use crate::payload::Payload;
 use crate::persist::log::Removal;
 use crate::persist::{self, stat, Durability, Persist, PersistOptions, PersistedStats};
@@ -46,6 +46,8 @@ pub struct CacheConfig {
     pub rescore: bool,
     /// How partitions are searched from the start (an open builds only the index asked for).
     pub index: IndexMode,
+    /// The partition size from which `IndexMode::Auto` indexes.
+    pub index_min_entries: usize,
 }
 
 impl Default for CacheConfig {
@@ -56,6 +58,7 @@ impl Default for CacheConfig {
             ttl_seconds: None,
             rescore: false,
             index: IndexMode::Auto,
+            index_min_entries: MIH_MIN_ENTRIES,
         }
     }
 }
@@ -832,7 +835,12 @@ fn index_policy(mode: IndexMode, config: &CacheConfig, radius: u32, bits: usize)
         IndexMode::Auto if config.rescore => IndexMode::Flat,
         mode => mode,
     };
-    Policy { mode, radius, bits }
+    Policy {
+        mode,
+        radius,
+        bits,
+        min_entries: config.index_min_entries,
+    }
 }
 
 fn rescored_cosine(part: &Partition, pos: usize, query: &[f32], query_norm: f32) -> f64 {

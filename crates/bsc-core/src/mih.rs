@@ -23,7 +23,8 @@ use crate::code::{Collector, Planes};
 /// How a partition is searched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IndexMode {
-    /// Multi-index hashing for partitions of at least [`MIH_MIN_ENTRIES`], the flat scan below.
+    /// Multi-index hashing for partitions of at least `CacheConfig::index_min_entries`
+    /// ([`MIH_MIN_ENTRIES`] by default), the flat scan below.
     #[default]
     Auto,
     /// Always the flat scan.
@@ -51,9 +52,11 @@ impl IndexMode {
     }
 }
 
-/// The partition size from which `Auto` indexes (below it the flat scan is as fast; see
-/// `benchmarks/scale.py`). An index is dropped again below half of it.
-pub const MIH_MIN_ENTRIES: usize = 65_536;
+/// The partition size from which `Auto` indexes by default. Below it a miss scans in about
+/// 0.4 ms or less (benchmarks/core.py at 1M), a tenth of an embedding, and the index's tables
+/// would more than double the memory per entry; at 10M the scan takes 5 ms and the index pays
+/// (benchmarks/scale.py). An index is dropped again below half of the size.
+pub const MIH_MIN_ENTRIES: usize = 1 << 21;
 
 /// What a store's indexes are built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,6 +65,8 @@ pub(crate) struct Policy {
     /// The Hamming radius of the cache's threshold, which sizes the tables.
     pub radius: u32,
     pub bits: usize,
+    /// The partition size from which `Auto` indexes.
+    pub min_entries: usize,
 }
 
 impl Policy {
@@ -76,8 +81,8 @@ impl Policy {
         match self.mode {
             IndexMode::Flat => false,
             IndexMode::Mih => n > 0,
-            IndexMode::Auto if indexed => n >= MIH_MIN_ENTRIES / 2,
-            IndexMode::Auto => n >= MIH_MIN_ENTRIES,
+            IndexMode::Auto if indexed => n >= self.min_entries / 2,
+            IndexMode::Auto => n >= self.min_entries,
         }
     }
 }

@@ -59,7 +59,15 @@ fn vectors(seed: u64, count: usize) -> Vec<Vec<f32>> {
     common::clustered(seed, count, DIM, 4, 0.25)
 }
 
-fn pair(bits: usize, max_entries: usize, threshold: f64, seed: u64) -> (Cache, Cache, ManualClock) {
+/// A cache searched by `mode` (`Auto` indexes from one entry, so it may give up for the scan)
+/// and a flat one, on one clock.
+fn pair(
+    mode: IndexMode,
+    bits: usize,
+    max_entries: usize,
+    threshold: f64,
+    seed: u64,
+) -> (Cache, Cache, ManualClock) {
     let clock = ManualClock::new(1_000_000);
     let encoder = Encoder::new(DIM, bits, seed).unwrap();
     let config = CacheConfig {
@@ -67,6 +75,7 @@ fn pair(bits: usize, max_entries: usize, threshold: f64, seed: u64) -> (Cache, C
         similarity_threshold: threshold,
         ttl_seconds: None,
         rescore: false,
+        index_min_entries: 1,
         ..CacheConfig::default()
     };
     let make = |mode| {
@@ -75,15 +84,15 @@ fn pair(bits: usize, max_entries: usize, threshold: f64, seed: u64) -> (Cache, C
         cache.set_index(mode);
         cache
     };
-    (make(IndexMode::Mih), make(IndexMode::Flat), clock)
+    (make(mode), make(IndexMode::Flat), clock)
 }
 
 fn key(hits: &[Hit]) -> Vec<(EntryId, u32)> {
     hits.iter().map(|h| (h.id, h.distance)).collect()
 }
 
-fn run(ops: Vec<Op>, bits: usize, max_entries: usize, threshold: f64, seed: u64) {
-    let (mih, flat, clock) = pair(bits, max_entries, threshold, seed);
+fn run(ops: Vec<Op>, mode: IndexMode, bits: usize, max_entries: usize, threshold: f64, seed: u64) {
+    let (mih, flat, clock) = pair(mode, bits, max_entries, threshold, seed);
     let vecs = vectors(seed, VECTORS);
     let mut ids: Vec<EntryId> = Vec::new();
     for op in ops {
@@ -149,19 +158,20 @@ proptest! {
     #[test]
     fn the_index_answers_as_the_flat_scan(
         ops in prop::collection::vec(op(), 0..120),
+        mode in prop::sample::select(vec![IndexMode::Mih, IndexMode::Auto]),
         bits in prop::sample::select(vec![64usize, 128, 256]),
         max_entries in 1usize..40,
         threshold in prop::sample::select(vec![0.5, 0.8, 0.91, 0.97]),
         seed in 0u64..1000,
     ) {
-        run(ops, bits, max_entries, threshold, seed);
+        run(ops, mode, bits, max_entries, threshold, seed);
     }
 }
 
 #[test]
 fn growth_rebuilds_and_shrinking_keep_answers_exact() {
     // Enough entries to outgrow the first tables, spill and rebuild, then evict and delete.
-    let (mih, flat, clock) = pair(256, 6000, 0.91, 3);
+    let (mih, flat, clock) = pair(IndexMode::Mih, 256, 6000, 0.91, 3);
     let vecs = vectors(11, 4000);
     let mut ids = Vec::new();
     for round in 0..3 {
@@ -191,9 +201,13 @@ fn growth_rebuilds_and_shrinking_keep_answers_exact() {
 #[test]
 fn auto_indexes_large_partitions_only_and_flat_none() {
     let encoder = Encoder::new(DIM, 256, 1).unwrap();
-    let cache = Cache::new(encoder, CacheConfig::default()).unwrap();
+    let config = CacheConfig {
+        index_min_entries: 4096,
+        ..CacheConfig::default()
+    };
+    let cache = Cache::new(encoder, config).unwrap();
     assert_eq!(cache.index_mode(), IndexMode::Auto);
-    let vecs = vectors(5, bsc_core::MIH_MIN_ENTRIES + 1);
+    let vecs = vectors(5, 4097);
     for v in &vecs[..100] {
         cache.put(v, "small", 0, b"x", None).unwrap();
     }

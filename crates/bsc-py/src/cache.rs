@@ -197,6 +197,7 @@ impl PyBinarySemanticCache {
             ttl_seconds: ttl_seconds.map(|t| t.0),
             rescore,
             index,
+            ..CacheConfig::default()
         };
         // Checked with or without a path, so a typo is found before the path is added.
         let options = PersistOptions {
