@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
 
 use crate::clock::{Clock, SystemClock};
@@ -400,7 +400,14 @@ impl Cache {
             )
             .into_iter()
             .next();
-        Ok(self.count_lookups(store, vec![best], now).pop().flatten())
+        let mut flush = false;
+        let hit = best.map(|(hit, slot)| {
+            flush = self.touch(&store, slot, now);
+            hit
+        });
+        drop(store);
+        self.count(u64::from(hit.is_some()), u64::from(hit.is_none()), flush);
+        Ok(hit)
     }
 
     /// [`Cache::get`] for each `dim`-long row of `embeddings`, with the same answers. Queries go in
@@ -436,39 +443,39 @@ impl Cache {
                 })
             })
             .collect::<Result<Vec<Vec<_>>>>()?;
-        Ok(self.count_lookups(store, groups.into_iter().flatten().collect(), now))
-    }
-
-    /// Counts each lookup as a hit or miss and queues the hits' LRU touches.
-    fn count_lookups(
-        &self,
-        store: RwLockReadGuard<'_, Store>,
-        found: Vec<Option<(Hit, u32)>>,
-        now: u64,
-    ) -> Vec<Option<Hit>> {
         let mut flush = false;
-        let hits: Vec<Option<Hit>> = found
+        let hits: Vec<Option<Hit>> = groups
             .into_iter()
+            .flatten()
             .map(|found| {
                 let (hit, slot) = found?;
-                store.record_hit(slot, now);
-                let mut touches = self.touches.lock();
-                touches.push((slot, store.generation(slot)));
-                flush |= touches.len() >= TOUCH_FLUSH;
+                flush |= self.touch(&store, slot, now);
                 Some(hit)
             })
             .collect();
         drop(store);
         let found = hits.iter().filter(|h| h.is_some()).count() as u64;
-        self.counters.hits.fetch_add(found, Ordering::Relaxed);
-        let missed = hits.len() as u64 - found;
-        self.counters.misses.fetch_add(missed, Ordering::Relaxed);
+        self.count(found, hits.len() as u64 - found, flush);
+        Ok(hits)
+    }
+
+    /// Records a hit on `slot` and queues its LRU touch; whether the queue is due to be applied.
+    fn touch(&self, store: &Store, slot: u32, now: u64) -> bool {
+        store.record_hit(slot, now);
+        let mut touches = self.touches.lock();
+        touches.push((slot, store.generation(slot)));
+        touches.len() >= TOUCH_FLUSH
+    }
+
+    /// Counts lookups, then applies the queued touches when due (after the read lock is gone).
+    fn count(&self, hits: u64, misses: u64, flush: bool) {
+        self.counters.hits.fetch_add(hits, Ordering::Relaxed);
+        self.counters.misses.fetch_add(misses, Ordering::Relaxed);
         // Only a hit queues a touch, so a miss takes no lock beyond the read lock.
         if flush {
             let mut store = self.store.write();
             self.apply_touches(&mut store);
         }
-        hits
     }
 
     /// Up to `k` live entries of `partition` with similarity at least `min_similarity` (the

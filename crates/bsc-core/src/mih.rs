@@ -488,22 +488,19 @@ fn distance_within(planes: &Planes, pos: usize, query: &[u64], bound: u32) -> Op
     Some(d)
 }
 
-/// The number of keys within `radius` bits of one key of `width` bits.
-/// `width` choose `k`.
+/// `width` choose `k`: the number of keys exactly `k` bits from one key of `width` bits.
 fn choose(width: u32, k: u32) -> f64 {
     (0..k).fold(1.0, |acc, i| {
         acc * f64::from(width.saturating_sub(i)) / f64::from(i + 1)
     })
 }
 
+/// The number of keys within `radius` bits of one key of `width` bits (0 for a negative radius).
 fn ball(width: u32, radius: i64) -> f64 {
-    let mut total = 0.0;
-    let mut term = 1.0;
-    for i in 0..=radius.min(i64::from(width)) {
-        total += term;
-        term = term * (f64::from(width) - i as f64) / (i as f64 + 1.0);
-    }
-    total
+    let Ok(top) = u32::try_from(radius.min(i64::from(width))) else {
+        return 0.0;
+    };
+    (0..=top).map(|k| choose(width, k)).sum()
 }
 
 /// Block widths that split `bits` into `m` near-equal blocks, wider ones first.
