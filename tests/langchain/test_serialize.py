@@ -75,7 +75,18 @@ def test_fresh_generations_share_nothing_with_the_templates() -> None:
     first_message = first[0].message  # type: ignore[attr-defined]
     first_message.tool_calls[0]["args"]["city"] = "Lyon"
     first_message.response_metadata["mutated"] = True
+    first_message.usage_metadata["output_tokens"] = 0
+    first_message.content[0]["text"] = "changed"
+    first_message.additional_kwargs["parsed"]["nested"][2]["lc"] = "changed"
+    first[0].generation_info["finish_reason"] = "changed"  # type: ignore[index]
     second_message = second[0].message  # type: ignore[attr-defined]
+    assert second_message.usage_metadata["output_tokens"] == 5
+    assert second_message.content[0]["text"] == "Calling the tool."
+    assert second_message.additional_kwargs["parsed"]["nested"][2] == {"lc": "user data"}
+    assert second[0].generation_info == {"finish_reason": "tool_calls"}
+    assert second_message == template[0].message.model_copy(
+        update={"id": None, "response_metadata": second_message.response_metadata}
+    )
     assert second_message.tool_calls[0]["args"]["city"] == "Paris"
     assert "mutated" not in second_message.response_metadata
     assert template[0].message.response_metadata.get("cache_hit") is None
