@@ -42,7 +42,7 @@ _WORDS = re.compile(r"\S+\s*|\s+")
 GuardsArg: TypeAlias = "bool | PrecisionGuards"
 PathArg: TypeAlias = "str | os.PathLike[str] | None"
 #: How the core searches a partition (the core refuses any other value with ValueError).
-IndexArg: TypeAlias = 'Literal["auto", "flat", "mih"]'
+IndexArg: TypeAlias = 'Literal["auto", "flat", "mih", "approx"]'
 
 
 def exact_only_partition(partition: str, query: str | None) -> str:

@@ -238,7 +238,8 @@ class CacheOptions(TypedDict, total=False):
         rescore: Re-rank the nearest codes with their stored vectors before deciding.
         index: ``"auto"`` (default) searches large partitions through a multi-index hash and
             small ones by a flat scan, ``"flat"`` always scans, ``"mih"`` always uses the index;
-            the answers are the same.
+            the answers are the same. ``"approx"``: as ``"auto"``, but the index probes less and
+            never scans, so it may miss a distant match (never serving a wrong one).
         path: A directory to persist the answers in (one writer per directory); a new process
             over it answers what an earlier one stored. ``None``: in memory only.
         redis_url: ``redis://`` or ``rediss://`` URL: caches with the same namespace on that

@@ -12,10 +12,11 @@ from binary_semantic_cache import BinaryEncoder, BinarySemanticCache
 
 from .conftest import DIM, unit
 
-# Enough for "mih" to grow, spill and rebuild its tables. "auto" indexes only from 2,097,152
-# entries (the core's MIH_MIN_ENTRIES); its switch and give-up are tested in crates/bsc-core/tests.
+# Enough for "mih" to grow, spill and rebuild its tables. "auto" and "approx" index only from
+# 2,097,152 entries (the core's MIH_MIN_ENTRIES), so below it they scan and answer as "flat";
+# the switch, the give-up and approx's probes are tested in crates/bsc-core/tests.
 N = 70_000
-MODES = ("auto", "flat", "mih")
+MODES = ("auto", "flat", "mih", "approx")
 
 
 def answers(cache: BinarySemanticCache, queries: np.ndarray) -> list[object]:
@@ -42,7 +43,7 @@ def test_every_mode_gives_the_flat_answers(rng: np.random.Generator) -> None:
             cache.delete(id)
     results = {m: answers(c, qs) for m, c in caches.items()}
     assert any(g is not None for g in results["flat"][0])
-    assert results["auto"] == results["flat"] == results["mih"]
+    assert results["auto"] == results["flat"] == results["mih"] == results["approx"]
     assert [c.index for c in caches.values()] == list(MODES)
     # A batch longer than one block of the binding (1,024 rows) gives the single gets' answers.
     many = np.vstack([qs] * 20)
@@ -60,7 +61,7 @@ def test_every_mode_gives_the_flat_answers(rng: np.random.Generator) -> None:
 
 def test_other_values_are_refused(encoder: BinaryEncoder) -> None:
     for bad in ("hnsw", "Flat", ""):
-        with pytest.raises(ValueError, match="index must be 'auto', 'flat' or 'mih'"):
+        with pytest.raises(ValueError, match="index must be 'auto', 'flat', 'mih' or 'approx'"):
             BinarySemanticCache(encoder, index=bad)  # type: ignore[arg-type]
 
 

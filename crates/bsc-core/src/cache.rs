@@ -836,10 +836,11 @@ fn hit_with(store: &Store, part: &Partition, c: Candidate, similarity: f64) -> O
     Some((hit, slot))
 }
 
-/// Re-scoring ranks by vectors beyond the Hamming radius, so `Auto` keeps it on the flat scan.
+/// Re-scoring ranks by vectors beyond the Hamming radius, so `Auto` and `Approx` keep it on the
+/// flat scan.
 fn index_policy(mode: IndexMode, config: &CacheConfig, radius: u32, bits: usize) -> Policy {
     let mode = match mode {
-        IndexMode::Auto if config.rescore => IndexMode::Flat,
+        IndexMode::Auto | IndexMode::Approx if config.rescore => IndexMode::Flat,
         mode => mode,
     };
     Policy {

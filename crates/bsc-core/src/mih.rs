@@ -31,6 +31,11 @@ pub enum IndexMode {
     Flat,
     /// Multi-index hashing for every partition.
     Mih,
+    /// As `Auto`, but an indexed partition probes each block within [`APPROX_BLOCK_RADIUS`] bits
+    /// only and never falls back to the scan: a lookup costs a few hundred probes at any size, and
+    /// a stored code within the threshold whose every block differs more is missed (a miss,
+    /// never a wrong hit; benchmarks/scale.py measures the recall).
+    Approx,
 }
 
 impl IndexMode {
@@ -39,6 +44,7 @@ impl IndexMode {
             "auto" => Some(Self::Auto),
             "flat" => Some(Self::Flat),
             "mih" => Some(Self::Mih),
+            "approx" => Some(Self::Approx),
             _ => None,
         }
     }
@@ -48,6 +54,7 @@ impl IndexMode {
             Self::Auto => "auto",
             Self::Flat => "flat",
             Self::Mih => "mih",
+            Self::Approx => "approx",
         }
     }
 }
@@ -81,8 +88,8 @@ impl Policy {
         match self.mode {
             IndexMode::Flat => false,
             IndexMode::Mih => n > 0,
-            IndexMode::Auto if indexed => n >= self.min_entries / 2,
-            IndexMode::Auto => n >= self.min_entries,
+            IndexMode::Auto | IndexMode::Approx if indexed => n >= self.min_entries / 2,
+            IndexMode::Auto | IndexMode::Approx => n >= self.min_entries,
         }
     }
 }
@@ -152,6 +159,11 @@ impl Index {
 /// with benchmarks/batch.py), a probe or candidate's miss takes about 90 ns.
 const MISSES_PER_SCANNED_CODE: f64 = 1.0 / 300.0;
 
+/// The block radius [`IndexMode::Approx`] probes to: level 0 answers near-duplicates, level 1
+/// most paraphrases (a code at distance `d` is found when one of its `m` blocks differs by at
+/// most one bit).
+pub const APPROX_BLOCK_RADIUS: u32 = 1;
+
 /// A free place at the end of a bucket.
 const EMPTY: u32 = u32::MAX;
 /// The widest block: a table holds `2^width + 1` bucket starts.
@@ -165,8 +177,9 @@ struct Mih {
     radius: u32,
     /// Positions in the spill maps, summed over the tables.
     spilled: usize,
-    /// Forced by [`IndexMode::Mih`]: probes even where scanning would be cheaper.
-    forced: bool,
+    /// The mode it was built for: [`IndexMode::Mih`] probes even where scanning would be
+    /// cheaper, [`IndexMode::Approx`] stops at [`APPROX_BLOCK_RADIUS`].
+    mode: IndexMode,
 }
 
 #[derive(Debug)]
@@ -204,14 +217,14 @@ impl Mih {
             tables,
             built_for: n,
             radius: policy.radius,
-            forced: policy.mode == IndexMode::Mih,
+            mode: policy.mode,
             spilled: 0,
         }
     }
 
     fn stale(&self, n: usize, policy: Policy) -> bool {
         policy.radius != self.radius
-            || (policy.mode == IndexMode::Mih) != self.forced
+            || policy.mode != self.mode
             || n >= 2 * self.built_for.max(1024)
             || n < self.built_for / 4
             || self.spilled > (n / 16 + 1024) * self.tables.len()
@@ -245,6 +258,13 @@ impl Mih {
         let n = planes.len();
         let limit = c.bound();
         let (s, a) = (limit / m, limit % m);
+        let forced = self.mode == IndexMode::Mih;
+        let approximate = self.mode == IndexMode::Approx;
+        let top = if approximate {
+            s.min(APPROX_BLOCK_RADIUS)
+        } else {
+            s
+        };
         // Block j is probed up to radius cap(j); a cap of -1 leaves it out.
         let cap = |j: usize| i64::from(s) - i64::from(j as u32 > a);
         // Probes and candidates of one level across the tables: each is a cache miss.
@@ -259,7 +279,7 @@ impl Mih {
                 })
                 .sum()
         };
-        if self.forced {
+        if forced {
             let cost: f64 = (0..=s).map(level_cost).sum();
             if cost > 64.0 * n as f64 + 65_536.0 {
                 return false;
@@ -269,14 +289,17 @@ impl Mih {
         let scan_cost = n as f64 * MISSES_PER_SCANNED_CODE;
         let keys: Vec<u32> = self.tables.iter().map(|t| t.key_of(query)).collect();
         let (mut ranges, mut found, mut partial) = (Vec::new(), Vec::new(), Vec::new());
-        for level in 0..=s {
+        for level in 0..=top {
             if c.bound() < m * level {
                 break; // every code not yet found is at least m * level away
             }
             // Level 0 always runs: it is cheap and answers a near-duplicate. After it, give up
             // when the levels the bound still asks for would cost more than a scan.
             let last = s.min(c.bound() / m);
-            if level > 0 && !self.forced && (level..=last).map(level_cost).sum::<f64>() > scan_cost
+            if level > 0
+                && !forced
+                && !approximate
+                && (level..=last).map(level_cost).sum::<f64>() > scan_cost
             {
                 return false;
             }

@@ -31,6 +31,8 @@ fn cache(setup: Setup, clock: &ManualClock) -> Cache {
         similarity_threshold: setup.threshold,
         ttl_seconds: None,
         rescore: setup.rescore,
+        // Auto and Approx index from 64 entries, so their probes (and Auto's give-up) are tested.
+        index_min_entries: 64,
         ..CacheConfig::default()
     };
     let encoder = Encoder::new(DIM, setup.bits, 7).unwrap();
@@ -77,7 +79,12 @@ fn check(setup: Setup, stored: usize, queries: usize, seed: u64) {
 fn setup() -> impl Strategy<Value = Setup> {
     (
         prop::sample::select(vec![64usize, 128, 256]),
-        prop::sample::select(vec![IndexMode::Flat, IndexMode::Mih, IndexMode::Auto]),
+        prop::sample::select(vec![
+            IndexMode::Flat,
+            IndexMode::Mih,
+            IndexMode::Auto,
+            IndexMode::Approx,
+        ]),
         any::<bool>(),
         prop::sample::select(vec![0.6, 0.85, 0.91]),
         prop::sample::select(vec![50usize, 700, 2000]),

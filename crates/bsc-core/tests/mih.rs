@@ -221,3 +221,92 @@ fn auto_indexes_large_partitions_only_and_flat_none() {
     cache.set_index(IndexMode::Mih);
     assert!(cache.index_tables("small") > 0);
 }
+
+/// `Approx` against the flat scan on twin caches (lookups only through `search`, which leaves
+/// the LRU alone, so the twins hold the same entries): it finds no more than the scan, never a
+/// code nearer than the scan's, and every code the pigeonhole guarantees it, those within
+/// `2m - 1` bits (one of the `m` blocks then differs by at most one bit).
+fn run_approx(ops: Vec<Op>, bits: usize, threshold: f64, seed: u64) -> usize {
+    let (approx, flat, clock) = pair(IndexMode::Approx, bits, 40, threshold, seed);
+    let vecs = vectors(seed, VECTORS);
+    let mut ids: Vec<EntryId> = Vec::new();
+    let mut guaranteed = 0;
+    for op in ops {
+        match op {
+            Op::Put { part, vec, ttl_ms } => {
+                let ttl = ttl_ms.map(|ms| ms as f64 / 1000.0);
+                let part = part.to_string();
+                let a = approx.put(&vecs[vec], &part, 0, b"x", ttl).unwrap();
+                assert_eq!(a, flat.put(&vecs[vec], &part, 0, b"x", ttl).unwrap());
+                ids.push(a);
+            }
+            Op::Get { part, vec } | Op::Search { part, vec, .. } => {
+                let part = part.to_string();
+                let (k, min_similarity) = match op {
+                    Op::Search {
+                        k, min_similarity, ..
+                    } => (k, min_similarity),
+                    _ => (1, None),
+                };
+                let a = approx.search(&vecs[vec], &part, k, min_similarity).unwrap();
+                let b = flat.search(&vecs[vec], &part, k, min_similarity).unwrap();
+                assert!(a.len() <= b.len());
+                for (found, nearest) in a.iter().zip(&b) {
+                    assert!(found.distance >= nearest.distance);
+                }
+                let m = approx.index_tables(&part) as u32;
+                let near = |hits: &[Hit]| -> Vec<(EntryId, u32)> {
+                    hits.iter()
+                        .take_while(|h| h.distance < 2 * m)
+                        .map(|h| (h.id, h.distance))
+                        .collect()
+                };
+                assert_eq!(near(&a), near(&b));
+                guaranteed += near(&b).len();
+            }
+            Op::Delete { pick } => {
+                if let Some(&id) = ids.get(pick % ids.len().max(1)) {
+                    assert_eq!(approx.delete(id).unwrap(), flat.delete(id).unwrap());
+                }
+            }
+            Op::Clear { part } => {
+                let part = part.map(|p| p.to_string());
+                assert_eq!(
+                    approx.clear(part.as_deref()).unwrap(),
+                    flat.clear(part.as_deref()).unwrap()
+                );
+            }
+            Op::Advance { ms } => clock.advance(ms),
+        }
+    }
+    guaranteed
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn approx_finds_a_part_of_the_scan_and_all_it_guarantees(
+        ops in prop::collection::vec(op(), 0..120),
+        bits in prop::sample::select(vec![64usize, 128, 256]),
+        threshold in prop::sample::select(vec![0.5, 0.8, 0.91, 0.97]),
+        seed in 0u64..1000,
+    ) {
+        run_approx(ops, bits, threshold, seed);
+    }
+}
+
+#[test]
+fn approx_is_tested_on_codes_it_must_find() {
+    // The property above would pass vacuously if no lookup met a guaranteed code.
+    let ops: Vec<Op> = (0..VECTORS)
+        .map(|vec| Op::Put {
+            part: 0,
+            vec,
+            ttl_ms: None,
+        })
+        .chain((0..VECTORS).map(|vec| Op::Get { part: 0, vec }))
+        .collect();
+    // 40 of the 48 stay (the twins hold 40), and each finds itself at distance 0.
+    assert!(run_approx(ops, 256, 0.91, 7) >= 40);
+}

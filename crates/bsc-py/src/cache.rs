@@ -128,7 +128,7 @@ fn persist_options(
 fn index_mode(name: &str) -> PyResult<IndexMode> {
     IndexMode::parse(name).ok_or_else(|| {
         PyValueError::new_err(format!(
-            "index must be 'auto', 'flat' or 'mih', got {name:?}"
+            "index must be 'auto', 'flat', 'mih' or 'approx', got {name:?}"
         ))
     })
 }
