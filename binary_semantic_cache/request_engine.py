@@ -51,6 +51,7 @@ from binary_semantic_cache._adapter import (
 from binary_semantic_cache._core import DEFAULT_MAX_ENTRIES, DEFAULT_SIMILARITY_THRESHOLD
 from binary_semantic_cache.control import CacheMode, current_mode
 from binary_semantic_cache.embeddings import Embedder, InputTooLongError, MemoizedEmbedder
+from binary_semantic_cache.embeddings.coalesce import CoalescingEmbedder
 from binary_semantic_cache.failures import FailureLog
 from binary_semantic_cache.lru import BoundedLRU
 from binary_semantic_cache.single_flight import Flight, Flights
@@ -344,7 +345,8 @@ class RequestEngine(Generic[A]):
             _PAIRS_REMEMBERED
         )
         # The lookup that misses embeds the question; the write after the model call reuses it.
-        self._embedder = MemoizedEmbedder(embedder, maxsize=_MEMO_SIZE)
+        # Concurrent async lookups share model runs.
+        self._embedder = MemoizedEmbedder(CoalescingEmbedder(embedder), maxsize=_MEMO_SIZE)
         self._decode_answer = decode
         self._usage = usage
         self._ttl_seconds = ttl_seconds

@@ -1,0 +1,123 @@
+"""Concurrent ``aembed`` calls share model runs: with the default model, and against a real
+server on 127.0.0.1, where an input the server refuses fails only its own caller."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from binary_semantic_cache.embeddings import (
+    DefaultEmbedder,
+    InputTooLongError,
+    InvalidInputError,
+    OpenAIEmbedder,
+)
+from binary_semantic_cache.embeddings.base import Vectors
+from binary_semantic_cache.embeddings.coalesce import CoalescingEmbedder
+from tests.embeddings.http_server import EmbeddingServer
+
+QUESTIONS = [f"How do I reset the password of account {i}?" for i in range(40)]
+
+
+class CountingDefault(DefaultEmbedder):
+    """The default model, recording the texts of each run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[list[str]] = []
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.runs.append(list(texts))
+        return super().embed(texts)
+
+
+@pytest.fixture(scope="module")
+def model() -> CountingDefault:
+    return CountingDefault()
+
+
+def test_concurrent_calls_share_runs_and_get_their_own_vectors(model: CountingDefault) -> None:
+    model.runs.clear()
+    coalescing = CoalescingEmbedder(model, max_batch=16)
+
+    async def main() -> list[Vectors]:
+        return await asyncio.gather(*(coalescing.aembed([q]) for q in QUESTIONS))
+
+    vectors = asyncio.run(main())
+    assert len(model.runs) < len(QUESTIONS) / 4
+    assert max(len(run) for run in model.runs) <= 16
+    assert sorted(t for run in model.runs for t in run) == sorted(QUESTIONS)
+    alone = model.embed(QUESTIONS)
+    for q, got, expected in zip(QUESTIONS, vectors, alone, strict=True):
+        assert got.shape == (1, model.dim), q
+        assert float(got[0] @ expected) >= 0.9999, q
+
+
+def test_a_lone_call_runs_at_once_and_repeats_in_a_run_are_embedded_once(
+    model: CountingDefault,
+) -> None:
+    coalescing = CoalescingEmbedder(model)
+    model.runs.clear()
+    asyncio.run(coalescing.aembed(["What is BM25?"]))
+    assert model.runs == [["What is BM25?"]]
+
+    async def repeats() -> list[Vectors]:
+        return await asyncio.gather(*(coalescing.aembed(["Same?", "Other?"]) for _ in range(5)))
+
+    model.runs.clear()
+    results = asyncio.run(repeats())
+    assert sum(len(run) for run in model.runs) <= 2 + 2  # the first call may run alone
+    for result in results:
+        np.testing.assert_array_equal(result, results[0])
+
+
+def test_a_refused_input_fails_only_its_caller(server: EmbeddingServer) -> None:
+    server.context_words = 6
+    inner = OpenAIEmbedder(
+        "test-model",
+        api_key="sk-test",
+        base_url=f"{server.url}/v1",
+        token_counter=lambda text: len(text.split()),
+    )
+    coalescing = CoalescingEmbedder(inner)
+    too_long = "this question has far more words than the server takes"
+    texts = ["short one", too_long, "short two", "short three"]
+
+    async def main() -> list[Vectors | BaseException]:
+        return await asyncio.gather(
+            *(coalescing.aembed([t]) for t in texts), return_exceptions=True
+        )
+
+    results = asyncio.run(main())
+    assert isinstance(results[1], InputTooLongError)
+    for text, result in zip(texts, results, strict=True):
+        if text != too_long:
+            assert isinstance(result, np.ndarray), result
+            np.testing.assert_allclose(result, server.expected([text]), atol=1e-6)
+    # The four calls shared one run, which was refused; then each of them went alone.
+    assert [len(s.body["input"]) for s in server.seen] == [4, 1, 1, 1, 1]
+
+
+def test_bad_input_and_a_cancelled_caller(model: CountingDefault) -> None:
+    coalescing = CoalescingEmbedder(model)
+    with pytest.raises(ValueError, match="max_batch must be at least 1, got 0"):
+        CoalescingEmbedder(model, max_batch=0)
+    with pytest.raises(InvalidInputError, match="expected str at index 0, got int"):
+        asyncio.run(coalescing.aembed([3]))  # type: ignore[list-item]
+
+    async def cancel_one() -> Vectors:
+        first = asyncio.ensure_future(coalescing.aembed(["first"]))
+        cancelled = asyncio.ensure_future(coalescing.aembed(["cancelled"]))
+        kept = asyncio.ensure_future(coalescing.aembed(["kept"]))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await first
+        return await kept
+
+    model.runs.clear()
+    kept = asyncio.run(cancel_one())
+    assert kept.shape == (1, model.dim)
+    assert all("cancelled" not in run for run in model.runs)
