@@ -1,19 +1,21 @@
-"""Concurrent async embedding calls share model runs.
+"""Concurrent embedding calls share model runs.
 
-A server or an ``abatch`` asks for many single questions at once; embedded each in its own
-worker thread, they compete for the cores (the default model's threads spin) and pay a model
-run each. Here, while one run is in flight on an event loop, the texts that arrive wait, and
-all of them go in the next run: no timer, so a lone call runs at once, and under load the runs
-grow by themselves (the default model embeds 8 questions at about 2.5 ms each against 4 ms
-alone on 2 cores).
+A server, an ``abatch`` or a ``batch`` on a thread pool asks for many single questions at once;
+embedded each on its own, they compete for the cores (the default model's threads spin) and pay
+a model run each. Here, while one run is in flight, the texts that arrive wait, and all of them
+go in the next run: no timer, so a lone call runs at once, and under load the runs grow by
+themselves (the default model embeds 8 questions at about 2.5 ms each against 4 ms alone on 2
+cores). Async calls share runs per event loop; calls from threads share theirs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -33,6 +35,8 @@ DEFAULT_MAX_BATCH = 32
 
 @dataclass
 class _Waiting:
+    """An async call waiting for a run."""
+
     texts: list[str]
     future: asyncio.Future[Vectors]
 
@@ -47,11 +51,26 @@ class _Loop:
     task: asyncio.Task[None] | None = None
 
 
-class CoalescingEmbedder(BaseEmbedder):
-    """Runs the texts of concurrent :meth:`aembed` calls together (see the module's docstring).
+@dataclass
+class _Blocked:
+    """A thread's call waiting for a run: woken with its vectors, its error, or a role."""
 
-    :meth:`embed` (threads) goes straight to ``inner``. When a shared run fails, each of its
-    calls is run alone, so an error (a text too long, a refused input) reaches only its caller.
+    texts: list[str]
+    woken: threading.Event = field(default_factory=threading.Event)
+    vectors: Vectors | None = None
+    error: BaseException | None = None
+    lead: bool = False  # run the next shared run
+    alone: bool = False  # its shared run failed: embed by itself
+
+
+Call = TypeVar("Call", _Waiting, _Blocked)
+
+
+class CoalescingEmbedder(BaseEmbedder):
+    """Runs the texts of concurrent calls together (see the module's docstring).
+
+    When a shared run fails, each of its calls is run alone, so an error (a text too long, a
+    refused input) reaches only its caller.
     """
 
     def __init__(self, inner: Embedder, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
@@ -62,6 +81,9 @@ class CoalescingEmbedder(BaseEmbedder):
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Loop] = (
             weakref.WeakKeyDictionary()
         )
+        self._lock = threading.Lock()
+        self._blocked: list[_Blocked] = []
+        self._leading = False  # a thread's run is in flight; while it is, callers queue
 
     def __repr__(self) -> str:
         return f"CoalescingEmbedder({self._inner!r}, max_batch={self._max_batch})"
@@ -81,8 +103,59 @@ class CoalescingEmbedder(BaseEmbedder):
     def truncates(self, text: str) -> bool:
         return truncates(self._inner, text)
 
+    # -- threads: the first caller leads a run; whoever waits longest leads the next ---------
+
     def embed(self, texts: Sequence[str]) -> Vectors:
-        return self._inner.embed(texts)
+        me = _Blocked(validate_texts(texts))
+        with self._lock:
+            self._blocked.append(me)
+            me.lead = not self._leading
+            self._leading = True
+        if not me.lead:
+            me.woken.wait()
+        if me.lead:
+            self._lead()
+        if me.alone:
+            return self._inner.embed(me.texts)
+        if me.error is not None:
+            raise me.error
+        if me.vectors is None:  # every run sets one of the three before waking its calls
+            raise RuntimeError("a coalesced embedding call woke without an outcome")
+        return me.vectors
+
+    def _lead(self) -> None:
+        """Run the waiting calls (the leader's among them), then hand the lead on."""
+        with self._lock:
+            batch = _take(self._blocked, self._max_batch)
+        try:
+            if len(batch) == 1:
+                try:
+                    batch[0].vectors = self._inner.embed(batch[0].texts)
+                except Exception as exc:
+                    batch[0].error = exc
+            else:
+                try:
+                    for call, vectors in zip(batch, _split(self._inner.embed, batch), strict=True):
+                        call.vectors = vectors
+                except Exception:
+                    for call in batch:
+                        call.alone = True
+        except BaseException:
+            for call in batch:
+                call.alone = True
+            raise
+        finally:
+            with self._lock:
+                if self._blocked:
+                    self._blocked[0].lead = True
+                    self._blocked[0].woken.set()
+                else:
+                    self._leading = False
+            for call in batch:
+                call.lead = False
+                call.woken.set()
+
+    # -- async: one draining task per event loop ----------------------------------------------
 
     async def aembed(self, texts: Sequence[str]) -> Vectors:
         items = validate_texts(texts)
@@ -122,10 +195,9 @@ class CoalescingEmbedder(BaseEmbedder):
             for waiting in batch:
                 await self._run_alone(waiting)
             return
-        row = {text: i for i, text in enumerate(unique)}
-        for waiting in batch:
+        for waiting, rows in zip(batch, _rows_of(batch, unique, vectors), strict=True):
             if not waiting.future.done():
-                waiting.future.set_result(np.stack([vectors[row[t]] for t in waiting.texts]))
+                waiting.future.set_result(rows)
 
     async def _run_alone(self, waiting: _Waiting) -> None:
         try:
@@ -138,7 +210,7 @@ class CoalescingEmbedder(BaseEmbedder):
             waiting.future.set_result(vectors)
 
 
-def _take(waiting: list[_Waiting], max_texts: int) -> list[_Waiting]:
+def _take(waiting: list[Call], max_texts: int) -> list[Call]:
     """Remove and return the first calls of ``waiting`` up to ``max_texts`` texts (at least
     one call, however many texts it has)."""
     count, texts = 0, 0
@@ -149,3 +221,16 @@ def _take(waiting: list[_Waiting], max_texts: int) -> list[_Waiting]:
     taken = waiting[:count]
     del waiting[:count]
     return taken
+
+
+def _split(embed: Callable[[list[str]], Vectors], batch: list[_Blocked]) -> list[Vectors]:
+    """Each call's rows of one run over the batch's distinct texts."""
+    unique = list(dict.fromkeys(text for call in batch for text in call.texts))
+    return _rows_of(batch, unique, embed(unique))
+
+
+def _rows_of(
+    batch: Sequence[_Waiting | _Blocked], unique: list[str], vectors: Vectors
+) -> list[Vectors]:
+    row = {text: i for i, text in enumerate(unique)}
+    return [np.stack([vectors[row[t]] for t in call.texts]) for call in batch]

@@ -1,10 +1,13 @@
-"""Concurrent ``aembed`` calls share model runs: with the default model, and against a real
-server on 127.0.0.1, where an input the server refuses fails only its own caller."""
+"""Concurrent calls (async, and from threads) share model runs: with the default model, and
+against a real server on 127.0.0.1, where an input the server refuses fails only its caller."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -17,7 +20,7 @@ from binary_semantic_cache.embeddings import (
 )
 from binary_semantic_cache.embeddings.base import Vectors
 from binary_semantic_cache.embeddings.coalesce import CoalescingEmbedder
-from tests.embeddings.http_server import EmbeddingServer
+from tests.embeddings.http_server import Action, EmbeddingServer
 
 QUESTIONS = [f"How do I reset the password of account {i}?" for i in range(40)]
 
@@ -121,3 +124,92 @@ def test_bad_input_and_a_cancelled_caller(model: CountingDefault) -> None:
     kept = asyncio.run(cancel_one())
     assert kept.shape == (1, model.dim)
     assert all("cancelled" not in run for run in model.runs)
+
+
+class HeldFirstRun(CountingDefault):
+    """The default model whose first run waits for ``release``, so the calls of other threads
+    queue behind it (on a busy machine threads otherwise arrive one at a time)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        if not self.runs:
+            self.release.wait(timeout=10)
+        return super().embed(texts)
+
+
+def test_calls_from_threads_share_runs_and_each_gets_its_own_vectors() -> None:
+    callers = 12
+    model = HeldFirstRun()
+    coalescing = CoalescingEmbedder(model, max_batch=8)
+    with ThreadPoolExecutor(callers) as pool:
+        first = pool.submit(coalescing.embed, [QUESTIONS[0]])
+        time.sleep(0.1)  # the first call leads, and its run is held
+        rest = [pool.submit(coalescing.embed, [q]) for q in QUESTIONS[1:callers]]
+        time.sleep(0.3)  # the other calls queue behind it
+        model.release.set()
+        results = [first.result(timeout=30), *(f.result(timeout=30) for f in rest)]
+    # The first alone, then the eleven queued in runs of at most eight.
+    assert [len(run) for run in model.runs] == [1, 8, 3]
+    alone = model.embed(QUESTIONS[:callers])
+    for got, expected in zip(results, alone, strict=True):
+        assert got.shape == (1, model.dim)
+        assert float(got[0] @ expected) >= 0.9999
+
+
+def test_a_refused_input_from_a_thread_fails_only_its_caller(server: EmbeddingServer) -> None:
+    server.context_words = 6
+    server.then(Action(delay=0.3))  # the first run is slow, so the others queue behind it
+    inner = OpenAIEmbedder(
+        "test-model",
+        api_key="sk-test",
+        base_url=f"{server.url}/v1",
+        token_counter=lambda text: len(text.split()),
+    )
+    coalescing = CoalescingEmbedder(inner)
+    too_long = "this question has far more words than the server takes"
+    texts = ["first", "short one", too_long, "short two"]
+
+    def call(text: str) -> Vectors | BaseException:
+        try:
+            return coalescing.embed([text])
+        except BaseException as exc:  # the test looks at what each caller got
+            return exc
+
+    with ThreadPoolExecutor(len(texts)) as pool:
+        first = pool.submit(call, texts[0])
+        time.sleep(0.1)
+        rest = [pool.submit(call, t) for t in texts[1:]]
+        results = [first.result(timeout=30), *(f.result(timeout=30) for f in rest)]
+    assert isinstance(results[2], InputTooLongError)
+    for text, result in zip(texts, results, strict=True):
+        if text != too_long:
+            assert isinstance(result, np.ndarray), result
+            np.testing.assert_allclose(result, server.expected([text]), atol=1e-6)
+    # The first alone, the three queued behind it together (refused), then each alone.
+    assert [len(s.body["input"]) for s in server.seen] == [1, 3, 1, 1, 1]
+
+
+def test_many_threads_each_get_their_own_vectors(model: CountingDefault) -> None:
+    # No call is lost or answered with another's rows when leads pass from thread to thread.
+    coalescing = CoalescingEmbedder(model, max_batch=5)
+    texts = [[q, f"{q} Thanks!"] for q in QUESTIONS[:16]]
+    expected = {t: model.embed([t])[0] for pair in texts for t in pair}
+    model.runs.clear()
+
+    def calls(pair: list[str]) -> list[bool]:
+        outcomes = []
+        for _ in range(10):
+            rows = coalescing.embed(pair)
+            outcomes.append(
+                all(float(v @ expected[t]) >= 0.9999 for v, t in zip(rows, pair, strict=True))
+            )
+        return outcomes
+
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(calls, texts, timeout=120))
+    assert all(all(o) for o in outcomes)
+    assert sum(len(run) for run in model.runs) == 16 * 10 * 2  # each text once a call
+    assert max(len(run) for run in model.runs) <= 5
