@@ -8,6 +8,21 @@ from pathlib import Path
 
 import numpy as np
 
+from binary_semantic_cache.embeddings import DefaultEmbedder
+from binary_semantic_cache.embeddings.base import Vectors
+
+
+class CountingDefault(DefaultEmbedder):
+    """The default model, recording the texts of each of its runs in ``runs``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[list[str]] = []
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        self.runs.append(list(texts))
+        return super().embed(texts)
+
 
 class BrokenEmbedder:
     """An embedder whose service is down: every call raises."""

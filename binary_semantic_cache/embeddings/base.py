@@ -142,3 +142,26 @@ class BaseEmbedder(ABC):
         """Async :meth:`embed_one`."""
         row: npt.NDArray[np.float32] = (await self.aembed([text]))[0]
         return row
+
+
+class WrappedEmbedder(BaseEmbedder):
+    """An embedder in front of another whose vectors it returns: the same ``dim``, ``model_id``
+    and input window."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+
+    @property
+    def inner(self) -> Embedder:
+        return self._inner
+
+    @property
+    def dim(self) -> int:
+        return self._inner.dim
+
+    @property
+    def model_id(self) -> str:
+        return self._inner.model_id
+
+    def truncates(self, text: str) -> bool:
+        return truncates(self._inner, text)

@@ -20,10 +20,9 @@ from typing import TypeVar
 import numpy as np
 
 from binary_semantic_cache.embeddings.base import (
-    BaseEmbedder,
     Embedder,
     Vectors,
-    truncates,
+    WrappedEmbedder,
     validate_texts,
 )
 
@@ -66,7 +65,7 @@ class _Blocked:
 Call = TypeVar("Call", _Waiting, _Blocked)
 
 
-class CoalescingEmbedder(BaseEmbedder):
+class CoalescingEmbedder(WrappedEmbedder):
     """Runs the texts of concurrent calls together (see the module's docstring).
 
     When a shared run fails, each of its calls is run alone, so an error (a text too long, a
@@ -76,7 +75,7 @@ class CoalescingEmbedder(BaseEmbedder):
     def __init__(self, inner: Embedder, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
-        self._inner = inner
+        super().__init__(inner)
         self._max_batch = max_batch
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Loop] = (
             weakref.WeakKeyDictionary()
@@ -87,21 +86,6 @@ class CoalescingEmbedder(BaseEmbedder):
 
     def __repr__(self) -> str:
         return f"CoalescingEmbedder({self._inner!r}, max_batch={self._max_batch})"
-
-    @property
-    def inner(self) -> Embedder:
-        return self._inner
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
-
-    @property
-    def model_id(self) -> str:
-        return self._inner.model_id
-
-    def truncates(self, text: str) -> bool:
-        return truncates(self._inner, text)
 
     # -- threads: the first caller leads a run; whoever waits longest leads the next ---------
 

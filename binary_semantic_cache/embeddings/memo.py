@@ -11,10 +11,9 @@ import numpy as np
 import numpy.typing as npt
 
 from binary_semantic_cache.embeddings.base import (
-    BaseEmbedder,
     Embedder,
     Vectors,
-    truncates,
+    WrappedEmbedder,
     validate_texts,
 )
 from binary_semantic_cache.embeddings.errors import InputTooLongError
@@ -22,7 +21,7 @@ from binary_semantic_cache.embeddings.errors import InputTooLongError
 __all__ = ["MemoizedEmbedder"]
 
 
-class MemoizedEmbedder(BaseEmbedder):
+class MemoizedEmbedder(WrappedEmbedder):
     """Remembers the vectors of the last ``maxsize`` texts, so a text is embedded once.
 
     Made for the cache's miss-then-update path: the lookup embeds the prompt, and the
@@ -42,7 +41,7 @@ class MemoizedEmbedder(BaseEmbedder):
     def __init__(self, inner: Embedder, *, maxsize: int = 1024) -> None:
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, got {maxsize}")
-        self._inner = inner
+        super().__init__(inner)
         self._maxsize = maxsize
         self._memo: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
         self._too_long: OrderedDict[str, None] = OrderedDict()
@@ -53,23 +52,11 @@ class MemoizedEmbedder(BaseEmbedder):
     def __repr__(self) -> str:
         return f"MemoizedEmbedder({self._inner!r}, maxsize={self._maxsize})"
 
-    @property
-    def inner(self) -> Embedder:
-        return self._inner
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
-
-    @property
-    def model_id(self) -> str:
-        return self._inner.model_id
-
     def truncates(self, text: str) -> bool:
         with self._lock:
             if text in self._too_long:
                 return True
-        return truncates(self._inner, text)
+        return super().truncates(text)
 
     def clear(self) -> None:
         with self._lock:

@@ -13,28 +13,41 @@ import numpy as np
 import pytest
 
 from binary_semantic_cache.embeddings import (
-    DefaultEmbedder,
     InputTooLongError,
     InvalidInputError,
     OpenAIEmbedder,
 )
 from binary_semantic_cache.embeddings.base import Vectors
 from binary_semantic_cache.embeddings.coalesce import CoalescingEmbedder
+from tests.doubles import CountingDefault
 from tests.embeddings.http_server import Action, EmbeddingServer
 
 QUESTIONS = [f"How do I reset the password of account {i}?" for i in range(40)]
 
 
-class CountingDefault(DefaultEmbedder):
-    """The default model, recording the texts of each run."""
+TOO_LONG = "this question has far more words than the server takes"
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.runs: list[list[str]] = []
 
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        self.runs.append(list(texts))
-        return super().embed(texts)
+def only_the_long_one_failed(
+    texts: list[str], results: list[Vectors | BaseException], server: EmbeddingServer
+) -> None:
+    for text, result in zip(texts, results, strict=True):
+        if text == TOO_LONG:
+            assert isinstance(result, InputTooLongError), result
+        else:
+            assert isinstance(result, np.ndarray), result
+            np.testing.assert_allclose(result, server.expected([text]), atol=1e-6)
+
+
+def refusing_embedder(server: EmbeddingServer) -> OpenAIEmbedder:
+    """An OpenAI client of the test server, which refuses inputs over six words."""
+    server.context_words = 6
+    return OpenAIEmbedder(
+        "test-model",
+        api_key="sk-test",
+        base_url=f"{server.url}/v1",
+        token_counter=lambda text: len(text.split()),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -78,16 +91,8 @@ def test_a_lone_call_runs_at_once_and_repeats_in_a_run_are_embedded_once(
 
 
 def test_a_refused_input_fails_only_its_caller(server: EmbeddingServer) -> None:
-    server.context_words = 6
-    inner = OpenAIEmbedder(
-        "test-model",
-        api_key="sk-test",
-        base_url=f"{server.url}/v1",
-        token_counter=lambda text: len(text.split()),
-    )
-    coalescing = CoalescingEmbedder(inner)
-    too_long = "this question has far more words than the server takes"
-    texts = ["short one", too_long, "short two", "short three"]
+    coalescing = CoalescingEmbedder(refusing_embedder(server))
+    texts = ["short one", TOO_LONG, "short two", "short three"]
 
     async def main() -> list[Vectors | BaseException]:
         return await asyncio.gather(
@@ -95,11 +100,7 @@ def test_a_refused_input_fails_only_its_caller(server: EmbeddingServer) -> None:
         )
 
     results = asyncio.run(main())
-    assert isinstance(results[1], InputTooLongError)
-    for text, result in zip(texts, results, strict=True):
-        if text != too_long:
-            assert isinstance(result, np.ndarray), result
-            np.testing.assert_allclose(result, server.expected([text]), atol=1e-6)
+    only_the_long_one_failed(texts, results, server)
     # The four calls shared one run, which was refused; then each of them went alone.
     assert [len(s.body["input"]) for s in server.seen] == [4, 1, 1, 1, 1]
 
@@ -160,17 +161,9 @@ def test_calls_from_threads_share_runs_and_each_gets_its_own_vectors() -> None:
 
 
 def test_a_refused_input_from_a_thread_fails_only_its_caller(server: EmbeddingServer) -> None:
-    server.context_words = 6
+    coalescing = CoalescingEmbedder(refusing_embedder(server))
     server.then(Action(delay=0.3))  # the first run is slow, so the others queue behind it
-    inner = OpenAIEmbedder(
-        "test-model",
-        api_key="sk-test",
-        base_url=f"{server.url}/v1",
-        token_counter=lambda text: len(text.split()),
-    )
-    coalescing = CoalescingEmbedder(inner)
-    too_long = "this question has far more words than the server takes"
-    texts = ["first", "short one", too_long, "short two"]
+    texts = ["first", "short one", TOO_LONG, "short two"]
 
     def call(text: str) -> Vectors | BaseException:
         try:
@@ -183,11 +176,7 @@ def test_a_refused_input_from_a_thread_fails_only_its_caller(server: EmbeddingSe
         time.sleep(0.1)
         rest = [pool.submit(call, t) for t in texts[1:]]
         results = [first.result(timeout=30), *(f.result(timeout=30) for f in rest)]
-    assert isinstance(results[2], InputTooLongError)
-    for text, result in zip(texts, results, strict=True):
-        if text != too_long:
-            assert isinstance(result, np.ndarray), result
-            np.testing.assert_allclose(result, server.expected([text]), atol=1e-6)
+    only_the_long_one_failed(texts, results, server)
     # The first alone, the three queued behind it together (refused), then each alone.
     assert [len(s.body["input"]) for s in server.seen] == [1, 3, 1, 1, 1]
 

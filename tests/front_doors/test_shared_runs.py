@@ -5,23 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
 
-from binary_semantic_cache.embeddings import DefaultEmbedder
-from binary_semantic_cache.embeddings.base import Vectors
 from binary_semantic_cache.request_engine import Hit, Request, RequestEngine, exact_key
+from tests.doubles import CountingDefault
 
 TOPICS = ("password", "email address", "billing plan", "profile photo", "username", "language")
-
-
-class CountingDefault(DefaultEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.runs: list[list[str]] = []
-
-    def embed(self, texts: Sequence[str]) -> Vectors:
-        self.runs.append(list(texts))
-        return super().embed(texts)
 
 
 def request(question: str) -> Request:

@@ -15,27 +15,17 @@ from langchain_core.runnables import Runnable
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from binary_semantic_cache.embeddings import DefaultEmbedder
+from binary_semantic_cache.embeddings.base import WrappedEmbedder
 from bsc_langchain import BinarySemanticLLMCache
 
 
-class CountingEmbedder:
+class CountingEmbedder(WrappedEmbedder):
     """The real default embedder, counting the texts it embeds (to prove a tier needed none)."""
 
     def __init__(self) -> None:
-        self._inner = DefaultEmbedder()
+        super().__init__(DefaultEmbedder())
         self._lock = threading.Lock()
         self.texts: list[str] = []
-
-    @property
-    def dim(self) -> int:
-        return self._inner.dim
-
-    @property
-    def model_id(self) -> str:
-        return self._inner.model_id
-
-    def truncates(self, text: str) -> bool:
-        return self._inner.truncates(text)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
