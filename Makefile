@@ -67,6 +67,7 @@ bench-setup: setup redis-server
 bench: setup
 	$(BIN)/python benchmarks/core.py
 	$(BIN)/python benchmarks/batch.py
+	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/persist.py
 	$(BIN)/python benchmarks/quality.py
 	$(BIN)/python benchmarks/peers.py

@@ -26,6 +26,10 @@ SOURCES = {
         "Batched lookups against single gets and faiss's batched flat search",
         "benchmarks/batch.py",
     ),
+    "scale-10000000.md": (
+        "10M entries: the exact and the approximate index against the flat scan and faiss",
+        "benchmarks/scale.py",
+    ),
 }
 
 

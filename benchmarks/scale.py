@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300, help="per query set")
     parser.add_argument("--pairs", type=int, default=1000, help="QQP duplicate pairs planted")
     parser.add_argument("--faiss-python", type=Path, default=FAISS_PYTHON)
+    parser.add_argument("--out", type=Path, help="where the table goes (default: results/)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -120,7 +121,7 @@ def main() -> None:
     )
 
     n = args.n
-    out = Tee(RESULTS / f"scale-{n}.md")
+    out = Tee(args.out or RESULTS / f"scale-{n}.md")
     out(f"# {date.today()}, {machine()}")
     planted_a, planted_b = qqp_duplicates(args.pairs)
     work = Path(tempfile.mkdtemp(prefix="bsc-scale-"))

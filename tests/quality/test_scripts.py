@@ -16,10 +16,12 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def write_speed_outputs(results: Path) -> None:
-    """Stand-ins for what core.py and persist.py write (their real runs take minutes)."""
+    """Stand-ins for what core.py, persist.py, batch.py and scale.py write (their real runs take
+    minutes)."""
     (results / "core.md").write_text("# today, a machine\n\n## dim 8, N = 10\n")
     (results / "persist.md").write_text("# today, a machine\n\n## N = 20\n")
     (results / "batch-1000000.md").write_text("# today, a machine\n\n## N = 30, batches\n")
+    (results / "scale-10000000.md").write_text("# today, a machine\n\n## N = 40, scale\n")
 
 
 def test_quality_script_on_a_sample_then_results_section(qqp_path: Path, tmp_path: Path) -> None:
@@ -59,7 +61,7 @@ def test_quality_script_on_a_sample_then_results_section(qqp_path: Path, tmp_pat
     assert text.endswith("<!-- results:end -->\nafter\n") and "STALE TEXT" not in text
     assert "#### pairs: best F1 per method" in text and "### N = 10 entries" in text
     assert "#### dim 8, N = 10" in text and "#### N = 20" in text
-    assert "#### N = 30, batches" in text
+    assert "#### N = 30, batches" in text and "#### N = 40, scale" in text
 
 
 def test_batch_script_answers_as_single_gets(tmp_path: Path) -> None:
@@ -72,6 +74,19 @@ def test_batch_script_answers_as_single_gets(tmp_path: Path) -> None:
     assert "PASS  every batch answers as single gets" in proc.stdout
     assert "near-duplicates: 150/150 hits" in proc.stdout
     assert "random misses: 0/150 hits" in proc.stdout
+    assert out.read_text().startswith("# ")
+
+
+def test_scale_script_compares_every_mode_with_the_scan(qqp_path: Path, tmp_path: Path) -> None:
+    # A toy size, below where the index switches on: this checks the script, not the index
+    # (crates/bsc-core/tests/mih.rs does).
+    out = tmp_path / "scale.md"
+    args = ["--n", "20000", "--queries", "20", "--pairs", "50", "--out", str(out)]
+    proc = run("benchmarks/scale.py", *args, "--faiss-python", str(tmp_path / "no-faiss"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS  exact index: every flat-scan hit found, the same entry and distance" in proc.stdout
+    assert "approx recall of flat-scan hits: near-duplicates 1.000" in proc.stdout
+    assert "| near-duplicates  | flat hits     |     20/20    |     20/20    |" in proc.stdout
     assert out.read_text().startswith("# ")
 
 
