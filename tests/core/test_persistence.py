@@ -76,6 +76,7 @@ def test_golden_directory_keeps_loading(tmp_path: Path, version: int) -> None:
     # A writer may open a copy of it and carry on; it leaves the directory in the newest format.
     copy = tmp_path / "golden"
     shutil.copytree(golden, copy)
+    copy.chmod(0o700)  # as the cache makes its directories (a checkout's is 0755: a warning)
     with BinarySemanticCache(path=copy) as writer:
         writer.put(make_golden.vectors()[0] * -1, "new")
     for name in ("snapshot.bsc", "log.bsc"):
