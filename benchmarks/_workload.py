@@ -43,8 +43,10 @@ def chunks(
         yield start, view
 
 
-def response(i: int) -> str:
-    return f"{i:010d}" + "r" * (RESPONSE_BYTES - 10)
+def response(i: int, size: int = RESPONSE_BYTES) -> str:
+    """Response number ``i``, ``size`` bytes long (its number's last digits when shorter)."""
+    tag = f"{i:010d}"
+    return tag[len(tag) - size :] if size < len(tag) else tag + "r" * (size - len(tag))
 
 
 def percentiles_ms(samples_ns: list[int]) -> tuple[float, float]:
@@ -118,7 +120,9 @@ ADAPTERS: dict[str, Callable[[int, int, float], Adapter]] = {
 }
 
 
-def run_core(impl: str, dim: int, n: int, threshold: float = 0.85) -> dict[str, Any]:
+def run_core(
+    impl: str, dim: int, n: int, threshold: float = 0.85, response_bytes: int = RESPONSE_BYTES
+) -> dict[str, Any]:
     """Fill a cache with n entries, then time lookups (hits and misses), puts and memory."""
     cache = ADAPTERS[impl](dim, n, threshold)
     # Warm the chunk buffer and the allocator before the memory baseline.
@@ -127,7 +131,7 @@ def run_core(impl: str, dim: int, n: int, threshold: float = 0.85) -> dict[str, 
     buf = np.empty((CHUNK, dim), dtype=np.float32)
     for _ in chunks(CHUNK, dim, seed=99, buf=buf):
         pass
-    cache.put(buf[0], response(0))
+    cache.put(buf[0], response(0, response_bytes))
     gc.collect()
     rss_before = rss_bytes()
 
@@ -137,7 +141,7 @@ def run_core(impl: str, dim: int, n: int, threshold: float = 0.85) -> dict[str, 
     for start, block in chunks(n - 1, dim, buf=buf):
         t = time.perf_counter_ns()
         for i in range(len(block)):
-            cache.put(block[i], response(start + i))
+            cache.put(block[i], response(start + i, response_bytes))
         single_ns += time.perf_counter_ns() - t
     gc.collect()
     rss_after = rss_bytes()
@@ -163,7 +167,7 @@ def run_core(impl: str, dim: int, n: int, threshold: float = 0.85) -> dict[str, 
         fresh = ADAPTERS[impl](dim, n, threshold)
         count, elapsed = 0, 0
         for start, block in chunks(min(n, 100_000), dim, seed=3):
-            rs = [response(start + i) for i in range(len(block))]
+            rs = [response(start + i, response_bytes) for i in range(len(block))]
             t = time.perf_counter_ns()
             fresh.put_batch(block, rs)
             elapsed += time.perf_counter_ns() - t
@@ -188,5 +192,5 @@ def run_core(impl: str, dim: int, n: int, threshold: float = 0.85) -> dict[str, 
         "encode_p50_ms": percentiles_ms(encode_ns)[0],
         "single_put_per_s": single_count / (single_ns / 1e9) if single_ns else None,
         "batch_put_per_s": batch_rate,
-        "bytes_per_entry": (rss_after - rss_before) / (n - 1) - RESPONSE_BYTES,
+        "bytes_per_entry": (rss_after - rss_before) / (n - 1) - response_bytes,
     }

@@ -2,8 +2,10 @@
 
 For dim 384 and 1536 and N = 10k, 100k, 1M entries with 100-byte responses, prints lookup p50/p99
 (encoding included) for hits and misses, single and batch put/s and RSS bytes per entry beyond the
-response bytes, then the ratios. Each cache runs in a fresh process; the peer runs in the benchmark
-environment made by `make bench-setup` (it installs under the same import name as this package).
+response bytes, then the ratios; then RSS per entry at the largest N with 1-byte and 100-byte
+responses, checked against issue 19's 48 bytes. Each cache runs in a fresh process; the peer runs
+in the benchmark environment made by `make bench-setup` (it installs under the same import name as
+this package).
 
     make bench-setup && make bench
     .venv/bin/python benchmarks/core.py --dims 384 --sizes 10000 100000   # a quicker run
@@ -21,16 +23,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import Row, Tee, comparison, machine
+from _workload import RESPONSE_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER_PYTHON = ROOT / ".bench-venv" / "bsc101" / "bin" / "python"
 PEER = "binary-semantic-cache-1.0.1"
+FAISS_CODE_BYTES = 256 // 8  # the 256-bit codes every cache here keeps
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def run_worker(python: Path | str, impl: str, dim: int, n: int) -> dict[str, Any]:
+def run_worker(
+    python: Path | str, impl: str, dim: int, n: int, response_bytes: int = RESPONSE_BYTES
+) -> dict[str, Any]:
     out = subprocess.run(
-        [str(python), __file__, "--worker", impl, str(dim), str(n)],
+        [str(python), __file__, "--worker", impl, str(dim), str(n), str(response_bytes)],
         check=True,
         capture_output=True,
         text=True,
@@ -56,18 +62,21 @@ def main() -> None:
     parser.add_argument("--dims", type=int, nargs="+", default=[384, 1536])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--peer-python", type=Path, default=PEER_PYTHON)
-    parser.add_argument("--worker", nargs=3, metavar=("IMPL", "DIM", "N"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", nargs=4, metavar=("IMPL", "DIM", "N", "BYTES"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
 
     if args.worker:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from _workload import run_core
 
-        impl, dim, n = args.worker
-        print(json.dumps(run_core(impl, int(dim), int(n))))
+        impl, dim, n, size = args.worker
+        print(json.dumps(run_core(impl, int(dim), int(n), response_bytes=int(size))))
         return
 
     out = Tee(RESULTS / "core.md")
+    largest: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
     have_peer = args.peer_python.exists()
     out(f"# {date.today()}, {machine()}")
     if not have_peer:
@@ -82,7 +91,31 @@ def main() -> None:
                 + ")"
             )
             comparison(out, ROWS, ours, peer, PEER)
+            if n == max(args.sizes) and dim == args.dims[0]:
+                largest[RESPONSE_BYTES] = (ours, peer)
 
+    # Memory by response size at the largest N: 1-byte responses show the fixed cost per entry.
+    dim, n = args.dims[0], max(args.sizes)
+    largest[1] = (
+        run_worker(sys.executable, "bsc", dim, n, 1),
+        run_worker(args.peer_python, PEER, dim, n, 1) if have_peer else None,
+    )
+    out(f"\n## RSS bytes/entry beyond the response, dim {dim}, N = {n:,}")
+    out(f"| responses | bsc-cache | {PEER} | faiss IndexBinaryFlat |")
+    out("|-----------|-----------|------------------------------|-----------------------|")
+    for size, (ours, peer) in sorted(largest.items()):
+        theirs = f"{peer['bytes_per_entry']:.0f}" if peer else "n/a"
+        out(
+            f"| {size:>3} bytes | {ours['bytes_per_entry']:>9.0f} | {theirs:>28} "
+            f"| {FAISS_CODE_BYTES:>21} |"
+        )
+    out(
+        f"faiss IndexBinaryFlat: its {FAISS_CODE_BYTES}-byte codes only (no responses, ids, expiry "
+        "or LRU), from its layout, not measured"
+    )
+    worst = max(ours["bytes_per_entry"] for ours, _ in largest.values())
+    verdict = "PASS" if worst <= 48 else "FAIL"
+    out(f"\n{verdict}  RSS <= 48 bytes/entry beyond the response, 1 and 100 bytes ({worst:.0f})")
     out.save()
 
 
