@@ -345,7 +345,7 @@ class RequestEngine(Generic[A]):
             _PAIRS_REMEMBERED
         )
         # The lookup that misses embeds the question; the write after the model call reuses it.
-        # Concurrent async lookups share model runs.
+        # Concurrent lookups (async or from threads) share model runs.
         self._embedder = MemoizedEmbedder(CoalescingEmbedder(embedder), maxsize=_MEMO_SIZE)
         self._decode_answer = decode
         self._usage = usage

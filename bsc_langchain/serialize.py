@@ -11,15 +11,17 @@ import json
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.language_models.chat_models import generate_from_stream
 from langchain_core.load import dumps, loads
-from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
 
 from binary_semantic_cache._adapter import word_pieces
+
+M = TypeVar("M", bound=BaseMessage)
 
 __all__ = [
     "ALLOWED_OBJECTS",
@@ -91,11 +93,7 @@ def fresh_generations(templates: Sequence[Generation], marks: dict[str, Any]) ->
     out: list[Generation] = []
     for template in templates:
         if isinstance(template, ChatGeneration):
-            message = template.message.model_copy()  # shallow: its containers are copied next
-            fields = message.__dict__
-            for name, value in fields.items():
-                if isinstance(value, (dict, list)):
-                    fields[name] = _tree_copy(value)
+            message = _copied(template.message)
             message.id = None
             message.response_metadata = {**message.response_metadata, **marks}
             out.append(
@@ -107,6 +105,16 @@ def fresh_generations(templates: Sequence[Generation], marks: dict[str, Any]) ->
             # A plain Generation has no message metadata to mark; it is returned as stored.
             out.append(template.model_copy(deep=True))
     return out
+
+
+def _copied(message: M) -> M:
+    """A copy of a decoded message that shares no container with it."""
+    copied = message.model_copy()  # shallow: its containers are copied next
+    fields = copied.__dict__
+    for name, value in fields.items():
+        if isinstance(value, (dict, list)):
+            fields[name] = _tree_copy(value)
+    return copied
 
 
 def _tree_copy(value: Any) -> Any:
@@ -159,7 +167,13 @@ def replay_chunks(answer: StoredAnswer, marks: dict[str, Any]) -> list[ChatGener
     adds chunks up, so a mark on every chunk would repeat in the merged message.
     """
     if answer.chunks is not None:
-        chunks = [copy.deepcopy(c) for c in answer.chunks if isinstance(c, ChatGenerationChunk)]
+        chunks = [
+            ChatGenerationChunk(
+                message=_copied(c.message), generation_info=_tree_copy(c.generation_info)
+            )
+            for c in answer.chunks
+            if isinstance(c, ChatGenerationChunk)
+        ]
     else:
         chunks = _chunks_of(answer.generations[0])
     first = chunks[0].message
@@ -184,8 +198,8 @@ def _chunks_of(generation: Generation) -> list[ChatGenerationChunk]:
             for i, call in enumerate(tool_calls)
         ],
         usage_metadata=getattr(message, "usage_metadata", None),
-        response_metadata=copy.deepcopy(message.response_metadata),
-        additional_kwargs=copy.deepcopy(message.additional_kwargs),
+        response_metadata=_tree_copy(message.response_metadata),
+        additional_kwargs=_tree_copy(message.additional_kwargs),
     )
-    generation_info = copy.deepcopy(generation.generation_info)
+    generation_info = _tree_copy(generation.generation_info)
     return [*chunks, ChatGenerationChunk(message=last, generation_info=generation_info)]

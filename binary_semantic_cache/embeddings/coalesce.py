@@ -112,20 +112,9 @@ class CoalescingEmbedder(WrappedEmbedder):
         with self._lock:
             batch = _take(self._blocked, self._max_batch)
         try:
-            if len(batch) == 1:
-                try:
-                    batch[0].vectors = self._inner.embed(batch[0].texts)
-                except Exception as exc:
-                    batch[0].error = exc
-            else:
-                try:
-                    for call, vectors in zip(batch, _split(self._inner.embed, batch), strict=True):
-                        call.vectors = vectors
-                except Exception:
-                    for call in batch:
-                        call.alone = True
+            _run_blocked(self._inner.embed, batch)
         except BaseException:
-            for call in batch:
+            for call in batch:  # interrupted: the others embed by themselves
                 call.alone = True
             raise
         finally:
@@ -172,7 +161,7 @@ class CoalescingEmbedder(WrappedEmbedder):
             state.running, state.task = False, None
 
     async def _run_together(self, batch: list[_Waiting]) -> None:
-        unique = list(dict.fromkeys(text for w in batch for text in w.texts))
+        unique = _distinct_texts(batch)
         try:
             vectors = await self._inner.aembed(unique)
         except Exception:
@@ -207,14 +196,34 @@ def _take(waiting: list[Call], max_texts: int) -> list[Call]:
     return taken
 
 
-def _split(embed: Callable[[list[str]], Vectors], batch: list[_Blocked]) -> list[Vectors]:
-    """Each call's rows of one run over the batch's distinct texts."""
-    unique = list(dict.fromkeys(text for call in batch for text in call.texts))
-    return _rows_of(batch, unique, embed(unique))
+def _run_blocked(embed: Callable[[list[str]], Vectors], batch: list[_Blocked]) -> None:
+    """Give each call of ``batch`` its vectors, or its error when it ran alone, or, when the
+    shared run failed, the task of embedding by itself."""
+    if len(batch) == 1:
+        try:
+            batch[0].vectors = embed(batch[0].texts)
+        except Exception as exc:
+            batch[0].error = exc
+        return
+    unique = _distinct_texts(batch)
+    try:
+        vectors = embed(unique)
+    except Exception:
+        for call in batch:
+            call.alone = True
+        return
+    for call, rows in zip(batch, _rows_of(batch, unique, vectors), strict=True):
+        call.vectors = rows
+
+
+def _distinct_texts(batch: Sequence[_Waiting | _Blocked]) -> list[str]:
+    """The texts of a shared run: each once, in order of arrival."""
+    return list(dict.fromkeys(text for call in batch for text in call.texts))
 
 
 def _rows_of(
     batch: Sequence[_Waiting | _Blocked], unique: list[str], vectors: Vectors
 ) -> list[Vectors]:
+    """Each call's rows of the vectors of ``unique``."""
     row = {text: i for i, text in enumerate(unique)}
     return [np.stack([vectors[row[t]] for t in call.texts]) for call in batch]

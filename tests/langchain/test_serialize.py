@@ -6,11 +6,19 @@ import json
 
 import pytest
 from langchain_core.load import dumps
-from langchain_core.messages import AIMessage, HumanMessage
-from langchain_core.outputs import ChatGeneration, Generation
+from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation
 from langchain_core.prompts import ChatPromptTemplate
 
-from bsc_langchain.serialize import dump_generations, fresh_generations, load_generations
+from bsc_langchain.serialize import (
+    StoredAnswer,
+    dump_generations,
+    fresh_generations,
+    load_answer,
+    load_generations,
+    replay_chunks,
+    stream_fields,
+)
 
 
 def rich_generation() -> ChatGeneration:
@@ -92,3 +100,23 @@ def test_fresh_generations_share_nothing_with_the_templates() -> None:
     assert template[0].message.response_metadata.get("cache_hit") is None
     assert second_message.response_metadata["cache_hit"] is True
     assert second_message.response_metadata["cache_similarity"] == 0.9
+
+
+def test_replayed_chunks_share_nothing_with_the_stored_ones() -> None:
+    recorded = [
+        ChatGenerationChunk(message=AIMessageChunk(content="Hello ")),
+        ChatGenerationChunk(
+            message=AIMessageChunk(content="there.", response_metadata={"finish": {"why": "stop"}}),
+            generation_info={"nested": [1, {"k": "v"}]},
+        ),
+    ]
+    answer = load_answer(stream_fields(recorded))
+    assert isinstance(answer, StoredAnswer) and answer.chunks is not None
+    first, second = replay_chunks(answer, {"cache_hit": True}), replay_chunks(answer, {})
+    first[1].message.response_metadata["finish"]["why"] = "changed"
+    first[1].generation_info["nested"][1]["k"] = "changed"  # type: ignore[index]
+    assert second[1].message.response_metadata == {"finish": {"why": "stop"}}
+    assert second[1].generation_info == {"nested": [1, {"k": "v"}]}
+    assert [c.text for c in second] == ["Hello ", "there."]
+    assert first[0].message.response_metadata == {"cache_hit": True}
+    assert "cache_hit" not in second[0].message.response_metadata
